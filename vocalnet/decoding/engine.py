@@ -1,0 +1,290 @@
+"""Step-by-step speech decoding with KV caches: NTP, MTP (m extra tokens per step) and streaming.
+
+`SpeechDecoder` keeps one streaming state for a segment: KV caches for the pre-net, the decoder and
+every MTP module in use, the text seen so far and the tokens emitted. Text hidden states arrive with
+`push_text` (streaming: causal text, as in the streaming training mask) or all at once with
+`generate` (non-streaming: bidirectional text). Tokens are emitted as soon as the schedule of
+`vocalnet.generator.masks.text_visibility` allows: token u_k needs the text that speech row k-1 sees.
+
+Module j (0 = decoder, j >= 1 = MTP module j) processes speech rows lazily: row r runs once its input
+exists and the text that base row r + j sees has arrived. Every module therefore computes exactly the
+rows of the teacher-forced forward under the matching mask, which the tests check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..generator.layers import KVCache
+from ..generator.masks import text_visibility
+from ..generator.speech_generator import SpeechGenerator
+from .sampling import DecodingOptions, ForcedSampler, RepetitionPenalty, Sampler
+
+
+@dataclass
+class DecodeResult:
+    """Tokens of one segment (EOS excluded) and how decoding went."""
+
+    tokens: list[int]
+    steps: int
+    ended_with_eos: bool
+    truncated: bool
+    trace: dict[int, dict[int, torch.Tensor]] = field(default_factory=dict)
+
+
+class SpeechDecoder:
+    """Incremental speech-token decoder over a `SpeechGenerator` (batch size 1)."""
+
+    def __init__(
+        self,
+        generator: SpeechGenerator,
+        options: DecodingOptions | None = None,
+        sampler: Sampler | None = None,
+        trace: bool = False,
+    ) -> None:
+        self.g = generator
+        self.cfg = generator.config
+        self.opts = options or DecodingOptions()
+        m = self.opts.mtp
+        if m < 0 or m > generator.num_extra_heads:
+            raise ValueError(
+                f"mtp={m} extra tokens per step, but this model has {generator.num_extra_heads} extra heads"
+            )
+        self.m = m
+        self.n_modules = m if generator.has_mtp_modules else 0
+        self.stride = self.cfg.group_size if self.cfg.variant == "group" else 1
+        self.sampler = sampler or self.opts.make_sampler()
+        self.penalty = RepetitionPenalty(self.opts.repetition_penalty, self.opts.repetition_window)
+        self.max_tokens = self.opts.max_tokens or self.cfg.max_speech_tokens
+        self.tracing = trace
+        self.reset()
+
+    # ---- state -------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything: start a new segment."""
+        self.prenet_caches = [KVCache() for _ in self.g.encode_layers]
+        self.caches = [[KVCache() for _ in self.g.module_layers(j)] for j in range(self.n_modules + 1)]
+        self.prenet_len = 0
+        self.text_len = 0  # text positions in the decoder, BOS included
+        self.text_final = False
+        self.bidirectional_text = False
+        self.tokens: list[int] = []
+        self.rows_done = [0] * (self.n_modules + 1)
+        self.pending: list[torch.Tensor | None] = [None] * (self.n_modules + 1)
+        self.speech_offset: int | None = None
+        self.steps = 0
+        self.ended_with_eos = False
+        self.truncated = False
+        self.trace: dict[int, dict[int, torch.Tensor]] = {}
+
+    @property
+    def finished(self) -> bool:
+        return self.ended_with_eos or self.truncated
+
+    def result(self) -> DecodeResult:
+        return DecodeResult(list(self.tokens), self.steps, self.ended_with_eos, self.truncated, self.trace)
+
+    # ---- text side ---------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def push_text(self, text_hidden: torch.Tensor, final: bool = False) -> list[int]:
+        """Feed new LLM hidden states (1, n, D) under the streaming schedule; returns the new tokens.
+
+        `final=True` marks the end of the answer text: decoding then runs to EOS.
+        """
+        if self.text_final:
+            raise RuntimeError("text was already finalised for this segment; call reset() first")
+        if text_hidden.numel():
+            self._add_text(text_hidden, bidirectional=False)
+        self.text_final = final
+        return self._advance()
+
+    @torch.inference_mode()
+    def finish(self) -> list[int]:
+        """End of the answer text: emit the remaining tokens up to EOS (or the length guard)."""
+        self.text_final = True
+        return self._advance()
+
+    @torch.inference_mode()
+    def generate(self, text_hidden: torch.Tensor) -> DecodeResult:
+        """Non-streaming decoding: the whole text at once (bidirectional), then tokens to EOS."""
+        if self.text_len or self.tokens:
+            self.reset()
+        self._add_text(text_hidden, bidirectional=True)
+        self.text_final = True
+        self._advance()
+        return self.result()
+
+    def _check_text(self, text_hidden: torch.Tensor) -> None:
+        if text_hidden.dim() != 3 or text_hidden.shape[0] != 1:
+            raise ValueError(f"text hidden states must be (1, n, D), got {tuple(text_hidden.shape)}")
+        if text_hidden.shape[-1] != self.cfg.llm_hidden_size:
+            raise ValueError(f"text hidden size {text_hidden.shape[-1]} != llm_hidden_size {self.cfg.llm_hidden_size}")
+        if self.rows_done[0] and self.cfg.position_layout == "concat" and self.bidirectional_text:
+            raise RuntimeError("cannot add text after speech decoding started in non-streaming mode")
+
+    def _add_text(self, text_hidden: torch.Tensor, bidirectional: bool) -> None:
+        self._check_text(text_hidden)
+        g = self.g
+        dev, n = text_hidden.device, text_hidden.shape[1]
+        pos = torch.arange(self.prenet_len, self.prenet_len + n, device=dev)[None]
+        mask = self._text_mask(self.prenet_len, n, 0, causal=True, device=dev)
+        x = g.prenet(text_hidden, pos, mask, self.prenet_caches)
+        self.prenet_len += n
+        if self.text_len == 0:
+            x = torch.cat([g.embedding(torch.tensor([[self.cfg.bos_id]], device=dev)), x], dim=1)
+        k = x.shape[1]
+        pos = torch.arange(self.text_len, self.text_len + k, device=dev)[None]
+        rope = g.rope(pos, x.dtype)
+        for j in range(self.n_modules + 1):
+            if j:
+                x = g.module_input(j, x, torch.full((1, k), self.cfg.pad_id, device=dev))
+            mask = self._text_mask(self.text_len, k, self.rows_done[j], not bidirectional, dev)
+            x = g.run_module(j, x, rope, mask, self.caches[j], "text")
+        self.text_len += k
+        self.bidirectional_text = bidirectional
+
+    @staticmethod
+    def _text_mask(past: int, new: int, speech_keys: int, causal: bool, device: torch.device) -> torch.Tensor:
+        """Text rows see text keys (causally or all of them), never speech keys."""
+        keys = torch.arange(past + new, device=device)
+        rows = torch.arange(past, past + new, device=device)
+        text = keys[None, :] <= rows[:, None] if causal else torch.ones(new, past + new, dtype=torch.bool, device=device)
+        speech = torch.zeros(new, speech_keys, dtype=torch.bool, device=device)
+        return torch.cat([text, speech], dim=1)[None, None]
+
+    # ---- speech side -------------------------------------------------------------------------------
+    def _visible(self, base_rows: torch.Tensor) -> torch.Tensor:
+        streaming = not self.bidirectional_text
+        text_len = self.text_len if (self.text_final or not streaming) else None
+        return text_visibility(base_rows, text_len, streaming, self.cfg.txt_token_num, self.cfg.speech_token_num)
+
+    def _allowed(self, base_row: int) -> bool:
+        """Whether the text that base speech row `base_row` sees has arrived."""
+        if self.text_final:
+            return True
+        return int(self._visible(torch.tensor([base_row]))[0]) <= self.text_len
+
+    def _row_inputs(self, j: int, r0: int, r1: int, dev: torch.device) -> torch.Tensor:
+        g, c = self.g, self.cfg
+        if j > 0:
+            h_prev = self.pending[j][:, : r1 - r0]
+            self.pending[j] = self.pending[j][:, r1 - r0 :]
+            nxt = [self._input_token(r + j) for r in range(r0, r1)]
+            return g.module_input(j, h_prev, torch.tensor([nxt], device=dev))
+        if c.variant == "group":
+            s = self.stride
+            groups = [[c.sos_id] + [c.pad_id] * (s - 1) if r == 0 else self.tokens[(r - 1) * s : r * s] for r in range(r0, r1)]
+            return g.group_embedding(torch.tensor([groups], device=dev))
+        return g.embedding(torch.tensor([[self._input_token(r) for r in range(r0, r1)]], device=dev))
+
+    def _input_token(self, row: int) -> int:
+        """Speech input of a row: SOS for row 0, else the unit emitted before it (PAD past the end)."""
+        if row == 0:
+            return self.cfg.sos_id
+        return self.tokens[row - 1] if row - 1 < len(self.tokens) else self.cfg.pad_id
+
+    def _process(self, j: int, upto: int, dev: torch.device) -> torch.Tensor:
+        """Run module j over its pending speech rows [rows_done[j], upto); returns their outputs."""
+        g = self.g
+        r0 = self.rows_done[j]
+        if self.speech_offset is None:
+            self.speech_offset = self.text_len if self.cfg.position_layout == "concat" else 0
+        x = self._row_inputs(j, r0, upto, dev)
+        rows = torch.arange(r0, upto, device=dev)
+        rope = g.rope((self.speech_offset + rows)[None], x.dtype)
+        vis = self._visible(rows * self.stride + self.stride - 1 + j)
+        text_keys = torch.arange(self.text_len, device=dev)[None, :] < vis[:, None]
+        speech_keys = torch.arange(upto, device=dev)[None, :] <= rows[:, None]
+        mask = torch.cat([text_keys, speech_keys], dim=1)[None, None]
+        h = g.run_module(j, x, rope, mask, self.caches[j], "speech")
+        self.rows_done[j] = upto
+        if j < self.n_modules:
+            self.pending[j + 1] = h if self.pending[j + 1] is None else torch.cat([self.pending[j + 1], h], dim=1)
+        if self.tracing:
+            self._record(j, r0, h)
+        return h
+
+    def _record(self, j: int, r0: int, h: torch.Tensor) -> None:
+        """Trace mode: keep the logits of every head computed from module j's new rows."""
+        heads = [j]
+        if j == 0 and self.cfg.variant == "parallel_linear":
+            heads += list(range(1, self.m + 1))
+        for head in heads:
+            logits = self.g.head_logits(head, h, h)
+            for i in range(h.shape[1]):
+                self.trace.setdefault(head, {})[r0 + i] = logits[0, i].detach().clone()
+
+    def _advance(self) -> list[int]:
+        start = len(self.tokens)
+        if self.text_len == 0:
+            return []
+        if self.cfg.variant == "group":
+            self._advance_groups()
+        else:
+            self._advance_mtp()
+        return self.tokens[start:]
+
+    def _advance_mtp(self) -> None:
+        g = self.g
+        dev = self.g.embedding.weight.device
+        while not self.finished:
+            n = len(self.tokens)
+            if not self._allowed(n):
+                return
+            h0 = self._process(0, n + 1, dev)[:, -1:]
+            self.steps += 1
+            if not self._emit_from(g.head_logits(0, h0)[0, -1]):
+                return
+            h = h0
+            for j in range(1, self.m + 1):
+                if not self._allowed(n + j):
+                    break
+                if g.has_mtp_modules:
+                    h = self._process(j, n + 1, dev)[:, -1:]
+                    logits = g.head_logits(j, h)[0, -1]
+                else:
+                    logits = g.head_logits(j, h0, h0)[0, -1]
+                if not self._emit_from(logits):
+                    return
+
+    def _advance_groups(self) -> None:
+        g, s = self.g, self.stride
+        dev = self.g.embedding.weight.device
+        while not self.finished:
+            q = self.rows_done[0]
+            if not self._allowed(q * s + s - 1):
+                return
+            h = self._process(0, q + 1, dev)
+            self.steps += 1
+            logits = g.head_logits(0, h)[0, -1]  # (g, V)
+            for i in range(s):
+                if not self._emit_from(logits[i]):
+                    return
+
+    def _emit_from(self, logits: torch.Tensor) -> bool:
+        """Select one token from a head's logits; False when the segment is finished."""
+        c = self.cfg
+        logits = logits.float().clone()
+        eos = logits[c.eos_id].clone()
+        logits[c.unit_vocab_size :] = float("-inf")
+        logits[c.eos_id] = eos
+        logits = self.penalty(logits, self.tokens)
+        tok = self.sampler(logits, self.tokens)
+        if tok == c.eos_id:
+            self.ended_with_eos = True
+            return False
+        if not 0 <= tok < c.unit_vocab_size:
+            raise RuntimeError(f"sampler returned token {tok} outside the unit vocabulary")
+        self.tokens.append(tok)
+        if len(self.tokens) >= self.max_tokens:
+            self.truncated = True
+            return False
+        return True
+
+
+def forced_decoder(generator: SpeechGenerator, tokens: list[int], mtp: int = 0) -> SpeechDecoder:
+    """A decoder that replays `tokens` (then EOS) and records every head's logits per row."""
+    opts = DecodingOptions(mtp=mtp, max_tokens=len(tokens) + 1)
+    return SpeechDecoder(generator, opts, ForcedSampler(tokens, generator.config.eos_id), trace=True)

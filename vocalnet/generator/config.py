@@ -1,0 +1,124 @@
+"""Configuration of the speech generator (spec section 3), serialisable to and from plain dicts."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+VARIANTS = ("mtp", "group", "parallel_linear", "deepseek_mtp")
+POSITION_LAYOUTS = ("concat", "separate")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, of the wrong type or inconsistent."""
+
+
+@dataclass
+class SpeechGeneratorConfig:
+    """Shape and behaviour of the speech generator.
+
+    variant:
+      - "mtp": VocalNet's sequential MTP modules (the released model; mtp_num=0 is plain NTP).
+      - "group": group modeling, one head predicts `group_size` tokens from one hidden state.
+      - "parallel_linear": `mtp_num` extra independent linear heads on the main hidden state.
+      - "deepseek_mtp": sequential modules fed with the next ground-truth token's embedding.
+    position_layout:
+      - "concat": speech positions follow the text (text 0..L, speech L+1..), as officially trained.
+      - "separate": text and speech each count from 0, so speech positions never depend on text that
+        has not arrived yet; streaming decoding is then exactly the teacher-forced streaming forward.
+    """
+
+    hidden_size: int = 576
+    llm_hidden_size: int = 576
+    ffn_dim: int = 2304
+    num_heads: int = 9
+    num_kv_heads: int | None = None
+    encoder_num_layers: int = 2
+    decoder_num_layers: int = 4
+    dropout: float = 0.1
+    unit_vocab_size: int = 6561
+    special_tokens: int = 4
+    mtp_num: int = 5
+    mtp_loss_decay: float = 0.8
+    txt_token_num: int = 5
+    speech_token_num: int = 15
+    max_speech_tokens: int = 2048
+    max_position_embeddings: int = 4096
+    rms_norm_eps: float = 1e-6
+    rope_theta: float = 10000.0
+    variant: str = "mtp"
+    group_size: int = 3
+    position_layout: str = "concat"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # --- special tokens -------------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return self.unit_vocab_size + self.special_tokens
+
+    @property
+    def bos_id(self) -> int:
+        return self.unit_vocab_size
+
+    @property
+    def sos_id(self) -> int:
+        return self.unit_vocab_size + 1
+
+    @property
+    def eos_id(self) -> int:
+        return self.unit_vocab_size + 2
+
+    @property
+    def pad_id(self) -> int:
+        return self.unit_vocab_size + 3
+
+    # --- validation and (de)serialisation ------------------------------------------------------
+    def validate(self) -> None:
+        positive = (
+            "hidden_size", "llm_hidden_size", "ffn_dim", "num_heads", "decoder_num_layers",
+            "unit_vocab_size", "txt_token_num", "speech_token_num", "max_speech_tokens",
+            "max_position_embeddings", "group_size",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("encoder_num_layers", "mtp_num"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.special_tokens != 4:
+            raise ConfigError(f"special_tokens must be 4 (BOS, SOS, EOS, PAD), got {self.special_tokens}")
+        if self.hidden_size % self.num_heads:
+            raise ConfigError(f"hidden_size {self.hidden_size} not divisible by num_heads {self.num_heads}")
+        if (self.hidden_size // self.num_heads) % 2:
+            raise ConfigError("head dimension must be even for rotary positions")
+        kv = self.num_kv_heads or self.num_heads
+        if self.num_heads % kv:
+            raise ConfigError(f"num_heads {self.num_heads} not divisible by num_kv_heads {kv}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 < self.mtp_loss_decay <= 1.0:
+            raise ConfigError(f"mtp_loss_decay must be in (0, 1], got {self.mtp_loss_decay}")
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.position_layout not in POSITION_LAYOUTS:
+            raise ConfigError(f"position_layout must be one of {POSITION_LAYOUTS}, got {self.position_layout!r}")
+        if self.variant == "group" and self.speech_token_num % self.group_size:
+            raise ConfigError(
+                f"speech_token_num {self.speech_token_num} must be a multiple of group_size {self.group_size}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SpeechGeneratorConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown speech generator config keys: {unknown}")
+        return cls(**data)

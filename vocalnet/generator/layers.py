@@ -1,0 +1,182 @@
+"""A compact Llama decoder layer with HF-identical parameter names, plus the KV cache it streams with.
+
+Parameter names match `transformers`' `LlamaDecoderLayer` (`self_attn.{q,k,v,o}_proj`,
+`mlp.{gate,up,down}_proj`, `input_layernorm`, `post_attention_layernorm`), so released VocalNet weights
+load unchanged. Writing the layer ourselves keeps the step-by-step decoder free of HF cache plumbing:
+positions and boolean attention masks are always passed explicitly, which is what the VocalNet
+streaming masks need.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square layer norm (Llama), computed in fp32."""
+
+    def __init__(self, hidden_size: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.variance_epsilon = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x = x.float()
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
+        return self.weight * x.to(dtype)
+
+
+class RotaryEmbedding(nn.Module):
+    """Llama rotary position embedding (default rope type): returns cos/sin for given positions."""
+
+    def __init__(self, head_dim: int, theta: float = 10000.0) -> None:
+        super().__init__()
+        inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def forward(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """positions: (B, T) int -> cos, sin of shape (B, 1, T, head_dim)."""
+        freqs = positions.float()[..., None] * self.inv_freq
+        emb = torch.cat((freqs, freqs), dim=-1)[:, None]
+        return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    return x * cos + _rotate_half(x) * sin
+
+
+class KVCache:
+    """Keys/values of one attention layer, split into a text segment and a speech segment.
+
+    Attention keys are always ordered [text, speech]; text may keep growing while speech is being
+    generated (streaming), which is why the two live in separate growable buffers.
+    """
+
+    def __init__(self) -> None:
+        self._k: dict[str, torch.Tensor | None] = {"text": None, "speech": None}
+        self._v: dict[str, torch.Tensor | None] = {"text": None, "speech": None}
+        self._len = {"text": 0, "speech": 0}
+
+    def length(self, segment: str) -> int:
+        return self._len[segment]
+
+    def append(self, segment: str, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Append (B, heads, T, d) keys/values to a segment (amortised O(T) growth)."""
+        n, t = self._len[segment], k.shape[2]
+        buf_k, buf_v = self._k[segment], self._v[segment]
+        if buf_k is None or n + t > buf_k.shape[2]:
+            cap = max(64, 2 * (n + t))
+            new_k = k.new_empty(k.shape[0], k.shape[1], cap, k.shape[3])
+            new_v = v.new_empty(v.shape[0], v.shape[1], cap, v.shape[3])
+            if n:
+                new_k[:, :, :n] = buf_k[:, :, :n]
+                new_v[:, :, :n] = buf_v[:, :, :n]
+            self._k[segment], self._v[segment] = buf_k, buf_v = new_k, new_v
+        buf_k[:, :, n : n + t] = k
+        buf_v[:, :, n : n + t] = v
+        self._len[segment] = n + t
+
+    def keys_values(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All cached keys/values as [text, speech] along the time axis."""
+        parts = [s for s in ("text", "speech") if self._len[s]]
+        ks = [self._k[s][:, :, : self._len[s]] for s in parts]
+        vs = [self._v[s][:, :, : self._len[s]] for s in parts]
+        if len(ks) == 1:
+            return ks[0], vs[0]
+        return torch.cat(ks, dim=2), torch.cat(vs, dim=2)
+
+
+class Attention(nn.Module):
+    """Multi-head (grouped-query capable) self-attention with rotary positions, no biases."""
+
+    def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, dropout: float) -> None:
+        super().__init__()
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden size {hidden_size} is not divisible by {num_heads} heads")
+        self.num_heads, self.num_kv_heads = num_heads, num_kv_heads
+        self.head_dim = hidden_size // num_heads
+        self.dropout = dropout
+        self.q_proj = nn.Linear(hidden_size, num_heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(hidden_size, num_kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(hidden_size, num_kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(num_heads * self.head_dim, hidden_size, bias=False)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor],
+        mask: torch.Tensor,
+        cache: KVCache | None = None,
+        segment: str = "speech",
+    ) -> torch.Tensor:
+        """x: (B, T, H); mask: bool (B or 1, 1, T, S) over [cached text, cached speech] keys (+ new ones).
+
+        Without a cache the keys are the T new positions. With a cache the new keys are appended to
+        `segment` first, and the mask covers all cached keys in [text, speech] order.
+        """
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        cos, sin = rope
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if cache is not None:
+            cache.append(segment, k, v)
+            k, v = cache.keys_values()
+        if self.num_kv_heads != self.num_heads:
+            rep = self.num_heads // self.num_kv_heads
+            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        p = self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, -1))
+
+
+class MLP(nn.Module):
+    """SwiGLU feed-forward block."""
+
+    def __init__(self, hidden_size: int, ffn_dim: int) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden_size, ffn_dim, bias=False)
+        self.up_proj = nn.Linear(hidden_size, ffn_dim, bias=False)
+        self.down_proj = nn.Linear(ffn_dim, hidden_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm transformer layer: x + attn(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        ffn_dim: int,
+        num_kv_heads: int | None = None,
+        dropout: float = 0.0,
+        eps: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        self.self_attn = Attention(hidden_size, num_heads, num_kv_heads or num_heads, dropout)
+        self.mlp = MLP(hidden_size, ffn_dim)
+        self.input_layernorm = RMSNorm(hidden_size, eps)
+        self.post_attention_layernorm = RMSNorm(hidden_size, eps)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor],
+        mask: torch.Tensor,
+        cache: KVCache | None = None,
+        segment: str = "speech",
+    ) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), rope, mask, cache, segment)
+        return x + self.mlp(self.post_attention_layernorm(x))
