@@ -118,10 +118,11 @@ def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
 
 def _read_variable(reader: _Reader) -> tuple[str, np.ndarray]:
     name = reader.string("variable name")
-    shape = tuple(reader.uint("I", f"dimension of {name}") for _ in range(reader.uint("B", f"rank of {name}")))
+    rank = reader.uint("B", f"rank of {name}")
+    shape = tuple(reader.uint("I", f"dimension of {name}") for _ in range(rank))
     dtype_id = reader.uint("B", f"dtype of {name}")
     if dtype_id not in _DTYPES:
-        raise CT2FormatError(f"{reader.path}: corrupt CTranslate2 file: unknown dtype id {dtype_id} for {name}")
+        raise CT2FormatError(f"{reader.path}: corrupt CTranslate2 file: unknown dtype {dtype_id} for {name}")
     dtype = _DTYPES[dtype_id]
     storage = np.dtype("uint16" if dtype == "bfloat16" else dtype)
     n_bytes = reader.uint("I", f"byte count of {name}")
@@ -135,6 +136,7 @@ def _read_variable(reader: _Reader) -> tuple[str, np.ndarray]:
 
 def read_ct2_model(model_bin: Path) -> CT2Model:
     """Parse a CTranslate2 ``model.bin`` (binary versions 4-6) into named numpy arrays."""
+    model_bin = Path(model_bin)
     if not model_bin.is_file():
         raise FileNotFoundError(f"CTranslate2 model file {model_bin} does not exist")
     reader = _Reader(model_bin.read_bytes(), model_bin)
@@ -156,7 +158,8 @@ def read_ct2_model(model_bin: Path) -> CT2Model:
             raise CT2FormatError(f"{model_bin}: corrupt CTranslate2 file: alias {alias} -> unknown {target}")
         variables[alias] = variables[target]
     if reader.pos != len(reader.data):
-        raise CT2FormatError(f"{model_bin}: corrupt CTranslate2 file: {len(reader.data) - reader.pos} trailing bytes")
+        trailing = len(reader.data) - reader.pos
+        raise CT2FormatError(f"{model_bin}: corrupt CTranslate2 file: {trailing} trailing bytes")
     return CT2Model(version, spec, revision, variables)
 
 
@@ -191,7 +194,7 @@ def whisper_config_from_ct2(ct2: CT2Model) -> WhisperConfig:
 
 def _float32(array: np.ndarray) -> torch.Tensor:
     if not np.issubdtype(array.dtype, np.floating):
-        raise CT2FormatError(f"quantized ({array.dtype}) CTranslate2 weights are not supported; use a float model")
+        raise CT2FormatError(f"quantized ({array.dtype}) CTranslate2 weights are not supported")
     return torch.from_numpy(array.astype(np.float32))
 
 
@@ -232,7 +235,7 @@ def _block(v: dict[str, np.ndarray], src: str, dst: str, cross_attention: bool) 
         ca = f"{src}/attention"
         tensors |= {
             **_linear(v, f"{ca}/linear_0", f"{dst}.encoder_attn.q_proj"),
-            **_split_linear(v, f"{ca}/linear_1", (f"{dst}.encoder_attn.k_proj", f"{dst}.encoder_attn.v_proj")),
+            **_split_linear(v, f"{ca}/linear_1", tuple(f"{dst}.encoder_attn.{p}_proj" for p in "kv")),
             **_linear(v, f"{ca}/linear_2", f"{dst}.encoder_attn.out_proj"),
             **_layer_norm(v, f"{ca}/layer_norm", f"{dst}.encoder_attn_layer_norm"),
         }
@@ -259,11 +262,9 @@ def ct2_to_hf_state_dict(ct2: CT2Model, config: WhisperConfig) -> dict[str, torc
     return state
 
 
-def _token_id(tokenizer: WhisperTokenizerFast, token: str) -> int:
-    return tokenizer.convert_tokens_to_ids(token)
-
-
-def _generation_config(config: WhisperConfig, ct2_config: dict, tokenizer: WhisperTokenizerFast) -> GenerationConfig:
+def _generation_config(
+    config: WhisperConfig, ct2_config: dict, tokenizer: WhisperTokenizerFast
+) -> GenerationConfig:
     """English-only Whisper generation settings (no language/task tokens)."""
     return GenerationConfig(
         decoder_start_token_id=config.decoder_start_token_id,
@@ -272,8 +273,8 @@ def _generation_config(config: WhisperConfig, ct2_config: dict, tokenizer: Whisp
         pad_token_id=config.pad_token_id,
         suppress_tokens=ct2_config.get("suppress_ids"),
         begin_suppress_tokens=ct2_config.get("suppress_ids_begin"),
-        no_timestamps_token_id=_token_id(tokenizer, "<|notimestamps|>"),
-        prev_sot_token_id=_token_id(tokenizer, "<|startofprev|>"),
+        no_timestamps_token_id=tokenizer.convert_tokens_to_ids("<|notimestamps|>"),
+        prev_sot_token_id=tokenizer.convert_tokens_to_ids("<|startofprev|>"),
         is_multilingual=False,
         max_length=config.max_target_positions,
     )
@@ -289,9 +290,13 @@ def convert_whisper_ct2(ct2_dir: Path | None, out_dir: Path) -> Path:
     ct2 = read_ct2_model(ct2_dir / "model.bin")
     if ct2.spec != "WhisperSpec":
         raise CT2FormatError(f"{ct2_dir / 'model.bin'} holds a {ct2.spec!r}, not a WhisperSpec model")
-    config = whisper_config_from_ct2(ct2)
+    try:
+        config = whisper_config_from_ct2(ct2)
+        state = ct2_to_hf_state_dict(ct2, config)
+    except KeyError as err:
+        raise CT2FormatError(f"{ct2_dir / 'model.bin'} lacks Whisper variable {err}") from err
     model = WhisperForConditionalGeneration(config)
-    model.load_state_dict(ct2_to_hf_state_dict(ct2, config), strict=True)
+    model.load_state_dict(state, strict=True)
     tokenizer = WhisperTokenizerFast(tokenizer_file=str(ct2_dir / "tokenizer.json"))
     ct2_config = json.loads((ct2_dir / "config.json").read_text())
     model.generation_config = _generation_config(config, ct2_config, tokenizer)

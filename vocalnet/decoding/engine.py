@@ -74,6 +74,7 @@ class SpeechDecoder:
         self.rows_done = [0] * (self.n_modules + 1)
         self.pending: list[torch.Tensor | None] = [None] * (self.n_modules + 1)
         self.speech_offset: int | None = None
+        self._rope_memo: tuple[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] | None = None
         self.steps = 0
         self.ended_with_eos = False
         self.truncated = False
@@ -164,7 +165,8 @@ class SpeechDecoder:
         """Whether the text that base speech row `base_row` sees has arrived."""
         if self.text_final:
             return True
-        return int(self._visible(torch.tensor([base_row]))[0]) <= self.text_len
+        chunk = max(0, (base_row - 1) // self.cfg.speech_token_num)
+        return (chunk + 1) * self.cfg.txt_token_num <= self.text_len
 
     def _row_inputs(self, j: int, r0: int, r1: int, dev: torch.device) -> torch.Tensor:
         g, c = self.g, self.cfg
@@ -193,7 +195,7 @@ class SpeechDecoder:
             self.speech_offset = self.text_len if self.cfg.position_layout == "concat" else 0
         x = self._row_inputs(j, r0, upto, dev)
         rows = torch.arange(r0, upto, device=dev)
-        rope = g.rope((self.speech_offset + rows)[None], x.dtype)
+        rope = self._speech_rope(r0, upto, rows, x.dtype)
         vis = self._visible(rows * self.stride + self.stride - 1 + j)
         text_keys = torch.arange(self.text_len, device=dev)[None, :] < vis[:, None]
         speech_keys = torch.arange(upto, device=dev)[None, :] <= rows[:, None]
@@ -205,6 +207,12 @@ class SpeechDecoder:
         if self.tracing:
             self._record(j, r0, h)
         return h
+
+    def _speech_rope(self, r0: int, r1: int, rows: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotary tables of speech rows [r0, r1); shared by the decoder and MTP modules of a step."""
+        if self._rope_memo is None or self._rope_memo[0] != (r0, r1):
+            self._rope_memo = ((r0, r1), self.g.rope((self.speech_offset + rows)[None], dtype))
+        return self._rope_memo[1]
 
     def _record(self, j: int, r0: int, h: torch.Tensor) -> None:
         """Trace mode: keep the logits of every head computed from module j's new rows."""

@@ -122,3 +122,23 @@ class SpeechGeneratorConfig:
         if unknown:
             raise ConfigError(f"unknown speech generator config keys: {unknown}")
         return cls(**data)
+
+
+# Named generator shapes: the released VocalNet-1B generator and our CPU-sized default (vocalnet-smol).
+GENERATOR_SHAPES: dict[str, dict[str, Any]] = {
+    "vocalnet-1b": dict(
+        hidden_size=2048, llm_hidden_size=2048, ffn_dim=8192, num_heads=32, encoder_num_layers=2,
+        decoder_num_layers=4, mtp_num=5, unit_vocab_size=6561,
+    ),
+    "smol": dict(
+        hidden_size=256, llm_hidden_size=576, ffn_dim=1024, num_heads=4, encoder_num_layers=2,
+        decoder_num_layers=4, mtp_num=5, unit_vocab_size=1024, position_layout="separate",
+    ),
+}
+
+
+def shape_config(name: str, **overrides: Any) -> SpeechGeneratorConfig:
+    """A generator config for a named shape (see GENERATOR_SHAPES)."""
+    if name not in GENERATOR_SHAPES:
+        raise ConfigError(f"unknown generator shape {name!r}; known: {sorted(GENERATOR_SHAPES)}")
+    return SpeechGeneratorConfig(**{**GENERATOR_SHAPES[name], **overrides})

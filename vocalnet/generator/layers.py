@@ -54,44 +54,47 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 class KVCache:
-    """Keys/values of one attention layer, split into a text segment and a speech segment.
+    """Keys/values of one attention layer, ordered [text, speech] in one growable buffer.
 
-    Attention keys are always ordered [text, speech]; text may keep growing while speech is being
-    generated (streaming), which is why the two live in separate growable buffers.
+    Text may keep arriving while speech is being generated (streaming): new text is inserted before
+    the speech part, which is then shifted (rare: once per text chunk). Reading the cache is a view.
     """
 
     def __init__(self) -> None:
-        self._k: dict[str, torch.Tensor | None] = {"text": None, "speech": None}
-        self._v: dict[str, torch.Tensor | None] = {"text": None, "speech": None}
+        self._k: torch.Tensor | None = None
+        self._v: torch.Tensor | None = None
         self._len = {"text": 0, "speech": 0}
 
     def length(self, segment: str) -> int:
         return self._len[segment]
 
+    def _reserve(self, like: torch.Tensor, total: int) -> None:
+        if self._k is not None and total <= self._k.shape[2]:
+            return
+        cap = max(64, 2 * total)
+        b, h, _, d = like.shape
+        new_k, new_v = like.new_empty(b, h, cap, d), like.new_empty(b, h, cap, d)
+        n = self._len["text"] + self._len["speech"]
+        if n:
+            new_k[:, :, :n], new_v[:, :, :n] = self._k[:, :, :n], self._v[:, :, :n]
+        self._k, self._v = new_k, new_v
+
     def append(self, segment: str, k: torch.Tensor, v: torch.Tensor) -> None:
-        """Append (B, heads, T, d) keys/values to a segment (amortised O(T) growth)."""
-        n, t = self._len[segment], k.shape[2]
-        buf_k, buf_v = self._k[segment], self._v[segment]
-        if buf_k is None or n + t > buf_k.shape[2]:
-            cap = max(64, 2 * (n + t))
-            new_k = k.new_empty(k.shape[0], k.shape[1], cap, k.shape[3])
-            new_v = v.new_empty(v.shape[0], v.shape[1], cap, v.shape[3])
-            if n:
-                new_k[:, :, :n] = buf_k[:, :, :n]
-                new_v[:, :, :n] = buf_v[:, :, :n]
-            self._k[segment], self._v[segment] = buf_k, buf_v = new_k, new_v
-        buf_k[:, :, n : n + t] = k
-        buf_v[:, :, n : n + t] = v
-        self._len[segment] = n + t
+        """Append (B, heads, T, d) keys/values to the text or speech segment."""
+        nt, ns, t = self._len["text"], self._len["speech"], k.shape[2]
+        self._reserve(k, nt + ns + t)
+        if segment == "text" and ns:
+            self._k[:, :, nt + t : nt + t + ns] = self._k[:, :, nt : nt + ns].clone()
+            self._v[:, :, nt + t : nt + t + ns] = self._v[:, :, nt : nt + ns].clone()
+        at = nt if segment == "text" else nt + ns
+        self._k[:, :, at : at + t] = k
+        self._v[:, :, at : at + t] = v
+        self._len[segment] += t
 
     def keys_values(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """All cached keys/values as [text, speech] along the time axis."""
-        parts = [s for s in ("text", "speech") if self._len[s]]
-        ks = [self._k[s][:, :, : self._len[s]] for s in parts]
-        vs = [self._v[s][:, :, : self._len[s]] for s in parts]
-        if len(ks) == 1:
-            return ks[0], vs[0]
-        return torch.cat(ks, dim=2), torch.cat(vs, dim=2)
+        """All cached keys/values, [text, speech] along the time axis."""
+        n = self._len["text"] + self._len["speech"]
+        return self._k[:, :, :n], self._v[:, :, :n]
 
 
 class Attention(nn.Module):

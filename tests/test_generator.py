@@ -1,0 +1,226 @@
+"""Semantics of the speech generator: masks, MTP targets, batching, and decoding vs teacher forcing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vocalnet.decoding.engine import SpeechDecoder, forced_decoder
+from vocalnet.decoding.sampling import DecodingOptions, ForcedSampler, RepetitionPenalty
+from vocalnet.generator.config import ConfigError, SpeechGeneratorConfig
+from vocalnet.generator.masks import sample_mask, text_visibility
+from vocalnet.generator.speech_generator import SpeechGenerator
+
+VARIANTS = ["mtp", "group", "parallel_linear", "deepseek_mtp"]
+D_LLM = 24
+
+
+def tiny(variant: str = "mtp", **kw) -> SpeechGenerator:
+    torch.manual_seed(0)
+    cfg = SpeechGeneratorConfig(
+        hidden_size=32, llm_hidden_size=D_LLM, ffn_dim=64, num_heads=4, unit_vocab_size=40, mtp_num=3,
+        variant=variant, dropout=0.0, **kw,
+    )
+    return SpeechGenerator(cfg).eval()
+
+
+def data(L: int = 13, N: int = 40, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, L, D_LLM, generator=g), torch.randint(0, 40, (1, N), generator=g)
+
+
+def max_trace_error(trace: dict[int, dict[int, torch.Tensor]], logits: list[torch.Tensor]) -> dict[int, float]:
+    return {j: max(float((v - logits[j][0, r]).abs().max()) for r, v in rows.items()) for j, rows in trace.items()}
+
+
+# ---- decoding == teacher forcing ---------------------------------------------------------------------
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("layout,mode", [("concat", "non-streaming"), ("separate", "non-streaming"), ("separate", "streaming")])
+def test_cached_decoding_matches_teacher_forced_forward(variant: str, layout: str, mode: str) -> None:
+    gen = tiny(variant, position_layout=layout)
+    text, units = data()
+    with torch.no_grad():
+        ref = gen(text, [text.shape[1]], units, [units.shape[1]], mode)
+    m = 0 if variant == "group" else 2
+    dec = forced_decoder(gen, units[0].tolist(), mtp=m)
+    if mode == "non-streaming":
+        res = dec.generate(text)
+    else:
+        for i in range(0, text.shape[1], 3):  # text arrives in uneven pieces
+            dec.push_text(text[:, i : i + 3])
+        dec.finish()
+        res = dec.result()
+    assert res.tokens == units[0].tolist() and res.ended_with_eos
+    heads = 1 if variant == "group" else m + 1
+    assert sorted(res.trace) == list(range(heads))
+    rows = ref.logits[0].shape[1]
+    assert len(res.trace[0]) >= rows - m  # the decoder computed every row but those after EOS was emitted
+    for j, err in max_trace_error(res.trace, ref.logits).items():
+        assert err < 1e-4, (j, err)
+
+
+def test_mtp_decoding_takes_fewer_steps() -> None:
+    gen = tiny()
+    text, units = data(N=36)
+    steps = {m: forced_decoder(gen, units[0].tolist(), mtp=m).generate(text).steps for m in (0, 1, 3)}
+    assert steps[0] == 37  # one per token plus the EOS step
+    assert steps[1] == 19 and steps[3] == 10
+
+
+# ---- masks ----------------------------------------------------------------------------------------------
+def test_streaming_chunk_boundaries() -> None:
+    rows = torch.arange(50)
+    vis = text_visibility(rows, 100, True, 5, 15)
+    assert vis[:16].tolist() == [5] * 16  # chunk 0: SOS + 15 units
+    assert vis[16:31].tolist() == [10] * 15
+    assert vis[31:46].tolist() == [15] * 15
+    assert vis[46] == 20
+    assert text_visibility(rows, 12, True, 5, 15)[40] == 12  # never beyond the text
+    assert text_visibility(rows, 12, False, 5, 15).tolist() == [12] * 50
+
+
+def test_sample_mask_structure() -> None:
+    m = sample_mask(text_len=8, speech_rows=20, streaming=True, text_chunk_size=5, speech_chunk_size=15,
+                    text_pad=10, speech_pad=22)
+    assert m[:8, :8].equal(torch.ones(8, 8, dtype=torch.bool).tril())  # causal text
+    assert m[10 + 15, :10].tolist() == [True] * 5 + [False] * 5  # row 15 still chunk 0
+    assert m[10 + 16, :10].tolist() == [True] * 8 + [False] * 2  # row 16 sees all 8 (clamped)
+    assert m[10:30, 10:30].equal(torch.ones(20, 20, dtype=torch.bool).tril())
+    assert not m[:8, 10:].any()  # text never sees speech
+    for r in (8, 9, 30, 31):  # padding rows see only themselves
+        assert m[r].sum() == 1 and m[r, r]
+    full = sample_mask(8, 20, False, 5, 15)
+    assert full[:8, :8].all() and full[8:, :8].all()
+    shifted = sample_mask(8, 20, True, 5, 15, row_shift=2)
+    assert shifted[8 + 14, :8].sum() == 8 and shifted[8 + 13, :8].sum() == 5  # MTP-2 row p sees row p+2's text
+
+
+# ---- losses ---------------------------------------------------------------------------------------------
+def test_mtp_target_alignment() -> None:
+    gen = tiny()
+    text, units = data(N=20)
+    out = gen(text, [13], units, [20], "non-streaming")
+    u = units[0].tolist()
+    s_out = u + [gen.config.eos_id]
+    for j, logits in enumerate(out.logits):
+        target = s_out[j:]  # head j at row p predicts the unit j places after the main head's target
+        ce = F.cross_entropy(logits[0, : len(target)], torch.tensor(target))
+        assert torch.allclose(ce, out.head_losses[j], atol=1e-6), j
+    expected = sum(0.8**j * h for j, h in enumerate(out.head_losses))
+    assert torch.allclose(out.loss, expected, atol=1e-5)
+
+
+def test_loss_decay_is_configurable() -> None:
+    gen = tiny(mtp_loss_decay=0.5)
+    text, units = data(N=20)
+    out = gen(text, [13], units, [20], "streaming")
+    assert len(out.head_losses) == 4
+    assert torch.allclose(out.loss, sum(0.5**j * h for j, h in enumerate(out.head_losses)), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("layout", ["concat", "separate"])
+@pytest.mark.parametrize("mode", ["streaming", "non-streaming"])
+def test_padded_batch_equals_single_samples(variant: str, layout: str, mode: str) -> None:
+    gen = tiny(variant, position_layout=layout)
+    g = torch.Generator().manual_seed(3)
+    lens, ulens = [13, 6, 9], [40, 17, 31]
+    text = torch.randn(3, 13, D_LLM, generator=g)
+    units = torch.randint(0, 40, (3, 40), generator=g)
+    batch = gen(text, lens, units, ulens, mode)
+    for i in range(3):
+        single = gen(text[i : i + 1, : lens[i]], [lens[i]], units[i : i + 1, : ulens[i]], [ulens[i]], mode)
+        assert torch.allclose(batch.sample_losses[i], single.sample_losses[0], atol=1e-5), i
+
+
+def test_random_mask_mode_is_seeded_and_mixed() -> None:
+    gen = tiny()
+    text, units = data()
+    t, u = text.expand(64, -1, -1), units.expand(64, -1)
+    a = gen(t, [13] * 64, u, [40] * 64, "random", rng=torch.Generator().manual_seed(0)).streaming
+    b = gen(t, [13] * 64, u, [40] * 64, "random", rng=torch.Generator().manual_seed(0)).streaming
+    assert a == b and 16 < sum(a) < 48
+
+
+def test_speech_projector_when_widths_differ() -> None:
+    gen = tiny()
+    assert gen.input_proj is not None and gen.input_proj.in_features == D_LLM
+    same = SpeechGenerator(SpeechGeneratorConfig(hidden_size=32, llm_hidden_size=32, ffn_dim=64, num_heads=4,
+                                                 unit_vocab_size=40, mtp_num=1))
+    assert same.input_proj is None
+
+
+def test_official_parameter_names() -> None:
+    names = set(tiny().state_dict())
+    for n in ["embedding.weight", "encode_layers.1.self_attn.q_proj.weight", "decode_layers.3.mlp.gate_proj.weight",
+              "decode_layers.0.input_layernorm.weight", "decode_layers.0.post_attention_layernorm.weight",
+              "norm.weight", "output_proj.bias", "mtp_layers.2.decoder_layer.self_attn.o_proj.weight",
+              "mtp_layers.0.norm_final.weight", "mtp_layers.0.output_proj.weight"]:
+        assert n in names, n
+
+
+# ---- decoding options -------------------------------------------------------------------------------------
+def test_streaming_schedule_emits_as_text_arrives() -> None:
+    gen = tiny(position_layout="separate")
+    text, units = data(L=30, N=60)
+    dec = SpeechDecoder(gen, DecodingOptions(mtp=2, max_tokens=61), ForcedSampler(units[0].tolist(), gen.config.eos_id))
+    assert dec.push_text(text[:, :3]) == []  # BOS + 3 < C_t = 5
+    assert len(dec.push_text(text[:, 3:4])) == 16  # chunk 0: text 5 -> 16 tokens
+    assert len(dec.push_text(text[:, 4:9])) == 15  # chunk 1: text 10 -> 15 more
+    rest = dec.finish()
+    assert dec.tokens == units[0].tolist() and len(rest) == 60 - 31 and dec.ended_with_eos
+    dec.reset()
+    assert dec.tokens == [] and dec.text_len == 0
+
+
+def test_sampling_is_seeded_and_top_k_one_is_greedy() -> None:
+    gen = tiny()
+    text, _ = data()
+    run = lambda **kw: SpeechDecoder(gen, DecodingOptions(mtp=1, max_tokens=30, **kw)).generate(text).tokens
+    assert run(temperature=1.0, seed=5) == run(temperature=1.0, seed=5)
+    assert run(temperature=1.0, seed=5) != run(temperature=1.0, seed=6)
+    assert run(temperature=0.7, top_k=1, seed=1) == run()
+    assert run(temperature=1.0, top_p=1e-6, seed=2) == run()
+
+
+def test_length_guard_and_bad_m() -> None:
+    gen = tiny()
+    text, _ = data()
+    res = SpeechDecoder(gen, DecodingOptions(mtp=3, max_tokens=7), ForcedSampler([1] * 100, gen.config.eos_id)).generate(text)
+    assert res.truncated and len(res.tokens) == 7 and not res.ended_with_eos
+    with pytest.raises(ValueError, match="extra heads"):
+        SpeechDecoder(gen, DecodingOptions(mtp=4))
+    with pytest.raises(ValueError, match="extra heads"):
+        SpeechDecoder(tiny("group"), DecodingOptions(mtp=1))
+
+
+def test_repetition_penalty_lowers_recent_tokens() -> None:
+    logits = torch.tensor([2.0, -1.0, 0.5, 3.0])
+    out = RepetitionPenalty(2.0, window=2)(logits, [3, 0, 1])
+    assert out.tolist() == [1.0, -2.0, 0.5, 3.0]  # only the last two (0, 1) are penalised
+
+
+# ---- configuration ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [
+    dict(hidden_size=30, num_heads=4), dict(variant="medusa"), dict(mtp_num=-1), dict(special_tokens=3),
+    dict(dropout=1.5), dict(position_layout="interleaved"), dict(unit_vocab_size=0), dict(mtp_loss_decay=0),
+    dict(variant="group", group_size=4),
+])
+def test_bad_configs_fail_clearly(bad: dict) -> None:
+    with pytest.raises(ConfigError):
+        SpeechGeneratorConfig(**bad)
+
+
+def test_config_round_trip_and_unknown_keys() -> None:
+    cfg = tiny().config
+    assert SpeechGeneratorConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="unknown"):
+        SpeechGeneratorConfig.from_dict({**cfg.to_dict(), "mtp_layers": 3})
+
+
+def test_out_of_range_units_rejected() -> None:
+    gen = tiny()
+    text, units = data()
+    with pytest.raises(ValueError, match="speech tokens"):
+        gen(text, [13], units + 100, [40], "streaming")

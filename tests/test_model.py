@@ -1,0 +1,110 @@
+"""Speech encoder, adaptor and the full model's two training losses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+from vocalnet.config import VocalNetConfig
+from vocalnet.encoder.adaptor import SpeechAdaptor
+from vocalnet.encoder.speech_encoder import SpeechEncoder
+from vocalnet.generator.config import SpeechGeneratorConfig
+from vocalnet.llm.backbone import SPEECH_PLACEHOLDER, build_prompt, end_of_turn_id, load_tokenizer
+from vocalnet.modeling import SpeechBatch, VocalNetModel
+
+WHISPER = dict(d_model=64, num_mel_bins=80, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=128,
+               max_source_positions=1500, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=128)
+
+
+def tiny_encoder(**kw) -> SpeechEncoder:
+    torch.manual_seed(0)
+    return SpeechEncoder.from_config(WhisperConfig(**WHISPER), **kw).eval()
+
+
+def test_real_length_batch_equals_single_samples() -> None:
+    enc = tiny_encoder()
+    mel = torch.randn(2, 80, 300)
+    h, lens = enc(mel, [300, 170])
+    assert h.shape == (2, 150, 64) and lens.tolist() == [150, 85]
+    single, _ = enc(mel[1:, :, :170])
+    assert torch.allclose(h[1, :85], single[0], atol=1e-5)
+
+
+def test_pad_to_30s_matches_hf_whisper_encoder() -> None:
+    enc = tiny_encoder(pad_to_30s=True)
+    mel = torch.randn(1, 80, 400)
+    h, lens = enc(mel)
+    padded = torch.nn.functional.pad(mel, (0, 3000 - 400))
+    ref = enc.whisper(padded).last_hidden_state
+    assert h.shape == (1, 1500, 64) and lens.tolist() == [200]
+    assert torch.allclose(h, ref, atol=1e-5)
+
+
+def test_encoder_is_frozen_by_default_and_validates_input() -> None:
+    enc = tiny_encoder()
+    assert not any(p.requires_grad for p in enc.parameters())
+    assert tiny_encoder(frozen=False).whisper.conv1.weight.requires_grad
+    with pytest.raises(ValueError, match="log-mel"):
+        enc(torch.randn(1, 40, 100))
+    with pytest.raises(ValueError, match="too long"):
+        enc(torch.randn(1, 80, 3002))
+
+
+def test_adaptor_concatenates_k_frames() -> None:
+    ad = SpeechAdaptor(4, 6, ds_rate=5, hidden=8)
+    x = torch.randn(2, 23, 4)
+    y, lens = ad(x, torch.tensor([23, 12]))
+    assert y.shape == (2, 4, 6) and lens.tolist() == [4, 2]
+    manual = ad.linear2(torch.relu(ad.linear1(x[0, 5:10].reshape(-1))))
+    assert torch.allclose(y[0, 1], manual, atol=1e-6)
+    with pytest.raises(ValueError, match="too short"):
+        ad(torch.randn(1, 3, 4), torch.tensor([3]))
+
+
+def test_prompt_splits_at_speech_placeholder(assets) -> None:
+    tok = load_tokenizer(assets.llm)
+    p = build_prompt(tok, "You are helpful.")
+    text = tok.decode(p.before) + SPEECH_PLACEHOLDER + tok.decode(p.after)
+    assert "You are helpful." in text and text.index(SPEECH_PLACEHOLDER) > text.index("user")
+    assert tok.convert_ids_to_tokens(end_of_turn_id(tok)) == "<|im_end|>"
+
+
+@pytest.fixture()
+def small_model(assets, tmp_path) -> VocalNetModel:
+    """Tiny random Llama (SmolLM2 tokenizer) + tiny Whisper: exercises both training losses quickly."""
+    tok = load_tokenizer(assets.llm)
+    llm = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=48, intermediate_size=96,
+                                       num_hidden_layers=2, num_attention_heads=4))
+    llm.save_pretrained(tmp_path / "llm")
+    tok.save_pretrained(tmp_path / "llm")
+    gen = SpeechGeneratorConfig(hidden_size=32, llm_hidden_size=48, ffn_dim=64, num_heads=4, unit_vocab_size=50, mtp_num=2)
+    cfg = VocalNetConfig(llm=str(tmp_path / "llm"), encoder_config=WHISPER, adaptor_hidden_size=32, generator=gen)
+    torch.manual_seed(0)
+    return VocalNetModel.from_config(cfg)
+
+
+def test_stage_losses_and_gradients(small_model: VocalNetModel) -> None:
+    m = small_model
+    batch = SpeechBatch(mel=torch.randn(2, 80, 200), mel_lens=torch.tensor([200, 130]),
+                        answer_ids=[[10, 11, 12, 13], [20, 21]], units=[list(range(30)), list(range(12))])
+    loss1 = m.forward_s2t(batch)
+    assert loss1.ndim == 0 and torch.isfinite(loss1)
+    loss1.backward()
+    assert m.speech_projector.linear1.weight.grad is not None
+    assert all(p.grad is None for p in m.speech_encoder.parameters())
+    m.zero_grad()
+    out = m.forward_s2s(batch, mask_mode="streaming")
+    out.loss.backward()
+    assert len(out.head_losses) == 3 and out.sample_losses.shape == (2,)
+    assert m.speech_generator.output_proj.weight.grad is not None
+    assert m.speech_projector.linear1.weight.grad is None and all(p.grad is None for p in m.llm.parameters())
+
+
+def test_generator_text_input_uses_answer_positions_and_eot(small_model: VocalNetModel) -> None:
+    m = small_model
+    hidden = torch.randn(20, 48)
+    t = m.generator_text_input(hidden, start=7, answer_len=5)
+    eot = m.llm.get_input_embeddings().weight[m.eot_id]
+    assert t.shape == (5, 48) and torch.equal(t[:4], hidden[7:11]) and torch.equal(t[4], eot)

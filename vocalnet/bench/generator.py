@@ -1,0 +1,129 @@
+"""`vocalnet bench generator`: measured MTP speed-up of the speech generator vs its ideal.
+
+At batch 1 decoding is bound by reading weights, so the ideal speed-up of MTP-m over NTP is the
+ratio of weight bytes read per generated token:
+  NTP:   (decoder layers + head) per token
+  MTP-m: (decoder layers + m MTP layers + (m+1) heads) per m+1 tokens.
+The FLOP ratio (NTP FLOPs per token / MTP FLOPs per token) is printed beside it: MTP does more
+arithmetic per token, which is why it only pays off while weights, not FLOPs, are the bottleneck.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ..decoding.engine import SpeechDecoder
+from ..decoding.optimize import for_inference
+from ..decoding.sampling import DecodingOptions, Sampler
+from ..generator.config import SpeechGeneratorConfig, shape_config
+from ..generator.speech_generator import SpeechGenerator
+
+
+class _NoEosGreedy(Sampler):
+    """Greedy over unit tokens only, so every run decodes exactly max_tokens tokens."""
+
+    def __init__(self, eos_id: int) -> None:
+        self.eos_id = eos_id
+
+    def __call__(self, logits: torch.Tensor, history: list[int]) -> int:
+        logits = logits.clone()
+        logits[self.eos_id] = float("-inf")
+        return int(torch.argmax(logits))
+
+
+@dataclass
+class BenchRow:
+    mtp: int
+    tokens: int
+    seconds: float
+    tokens_per_s: float
+    speedup: float
+    ideal_speedup: float
+    fraction_of_ideal: float
+    flop_ratio: float
+
+
+def layer_weights(cfg: SpeechGeneratorConfig) -> int:
+    """Weights of one transformer layer (attention + SwiGLU MLP; norms are negligible)."""
+    H, kv = cfg.hidden_size, (cfg.num_kv_heads or cfg.num_heads) * (cfg.hidden_size // cfg.num_heads)
+    return 2 * H * H + 2 * H * kv + 3 * H * cfg.ffn_dim
+
+
+def ideal_ratios(cfg: SpeechGeneratorConfig, m: int) -> tuple[float, float]:
+    """(ideal weight-bytes speed-up, FLOP ratio) of MTP-m over NTP, from the generator's shape."""
+    layer = layer_weights(cfg)
+    dec = cfg.decoder_num_layers * layer
+    head = cfg.hidden_size * cfg.vocab_size + cfg.vocab_size
+    ntp = dec + head
+    mtp_bytes = (dec + m * layer + (m + 1) * head) / (m + 1)
+    mtp_flops = dec + m * layer + head  # each step runs m+1 rows through the decoder and m modules
+    return ntp / mtp_bytes, ntp / mtp_flops
+
+
+def _time_decode(gen: SpeechGenerator, text: torch.Tensor, m: int, tokens: int) -> float:
+    opts = DecodingOptions(mtp=m, max_tokens=tokens)
+    dec = SpeechDecoder(gen, opts, sampler=_NoEosGreedy(gen.config.eos_id))
+    t0 = time.perf_counter()
+    res = dec.generate(text)
+    elapsed = time.perf_counter() - t0
+    assert len(res.tokens) == tokens, (len(res.tokens), tokens)
+    return elapsed
+
+
+def run_generator_bench(
+    shape: str, mtp_values: list[int], tokens: int = 150, text_len: int = 20, precision: str = "int8",
+    repeats: int = 5, seed: int = 0, progress: bool = True,
+) -> list[BenchRow]:
+    """Decode `tokens` speech tokens at batch 1 for each m (random weights, this CPU).
+
+    The settings run interleaved `repeats` times and each keeps its fastest run, so that a burst of
+    background load does not land on one setting only.
+    """
+    from tqdm import tqdm
+
+    torch.manual_seed(seed)
+    cfg = shape_config(shape, dropout=0.0, max_speech_tokens=max(tokens, 16))
+    if max(mtp_values) > cfg.mtp_num or min(mtp_values) < 0:
+        raise ValueError(f"shape {shape} has {cfg.mtp_num} MTP modules; m must be in 0..{cfg.mtp_num}")
+    gen = for_inference(SpeechGenerator(cfg), precision)
+    text = torch.randn(1, text_len, cfg.llm_hidden_size)
+    settings = sorted(set(mtp_values) | {0})
+    _time_decode(gen, text, max(settings), min(tokens, 16))  # warm-up (allocations, kernels)
+    times: dict[int, float] = {}
+    with tqdm(total=repeats * len(settings), desc=f"bench {shape}", disable=not progress, leave=False) as bar:
+        for _ in range(repeats):
+            for m in settings:
+                times[m] = min(times.get(m, float("inf")), _time_decode(gen, text, m, tokens))
+                bar.update()
+    base = times[0]
+    rows = []
+    for m in mtp_values:
+        ideal, flops = ideal_ratios(cfg, m)
+        speed = base / times[m]
+        rows.append(BenchRow(m, tokens, times[m], tokens / times[m], speed, ideal, speed / ideal, flops))
+    return rows
+
+
+def format_rows(shape: str, precision: str, rows: list[BenchRow]) -> str:
+    lines = [
+        f"speech generator decoding, shape {shape}, batch 1, {precision}, {torch.get_num_threads()} threads, "
+        f"{rows[0].tokens} tokens per run",
+        f"{'m':>2} {'tokens/s':>9} {'speed-up':>9} {'ideal':>7} {'of ideal':>9} {'FLOP ratio':>11}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r.mtp:>2} {r.tokens_per_s:>9.2f} {r.speedup:>8.2f}x {r.ideal_speedup:>6.2f}x "
+            f"{100 * r.fraction_of_ideal:>8.1f}% {r.flop_ratio:>11.3f}"
+        )
+    return "\n".join(lines)
+
+
+def rows_json(shape: str, precision: str, rows: list[BenchRow]) -> str:
+    return json.dumps(
+        {"shape": shape, "precision": precision, "threads": torch.get_num_threads(), "rows": [asdict(r) for r in rows]},
+        indent=2,
+    )

