@@ -21,7 +21,7 @@ from .config import VocalNetConfig
 from .encoder.adaptor import SpeechAdaptor
 from .encoder.speech_encoder import SpeechEncoder
 from .generator.speech_generator import GeneratorOutput, SpeechGenerator
-from .llm.backbone import Prompt, build_prompt, end_of_turn_id, has_tokenizer, llm_from_config, load_llm, load_tokenizer
+from .llm.backbone import Prompt, add_lora, build_prompt, end_of_turn_id, has_tokenizer, llm_from_config, load_llm, load_tokenizer
 
 BACKBONE_PREFIXES = ("llm.", "speech_encoder.")
 
@@ -86,6 +86,8 @@ class VocalNetModel(nn.Module):
             tok_dir = resolve(config.llm, "llm")
             llm = load_llm(tok_dir)
         tokenizer = load_tokenizer(tok_dir) if tok_dir and has_tokenizer(tok_dir) else None
+        if config.lora is not None:
+            llm = add_lora(llm, config.lora)
         kw = dict(pad_to_30s=config.encoder_pad_to_30s, frozen=config.freeze_encoder)
         if config.encoder_config is not None:
             encoder = SpeechEncoder.from_config(WhisperConfig(**config.encoder_config), **kw)
@@ -116,7 +118,7 @@ class VocalNetModel(nn.Module):
             raise CheckpointError(f"checkpoint has {len(unexpected)} unexpected tensors, e.g. {unexpected[:5]}")
         missing = [k for k in own if k not in state and not self._is_tied(k)]
         if partial:
-            missing = [k for k in missing if not k.startswith(BACKBONE_PREFIXES)]
+            missing = [k for k in missing if not k.startswith(BACKBONE_PREFIXES) or "lora_" in k]
         if missing:
             raise CheckpointError(f"checkpoint lacks {len(missing)} tensors, e.g. {missing[:5]}")
         for k, v in state.items():
@@ -125,6 +127,12 @@ class VocalNetModel(nn.Module):
         self.load_state_dict(state, strict=False)
         if getattr(self.llm.config, "tie_word_embeddings", False):
             self.llm.tie_weights()
+
+    def merge_lora(self) -> None:
+        """Fold LoRA adapters into the LLM weights (faster inference; needed for the official layout)."""
+        if self.config.lora is not None:
+            self.llm = self.llm.merge_and_unload()
+            self.config.lora = None
 
     def _is_tied(self, key: str) -> bool:
         return key == "llm.lm_head.weight" and bool(getattr(self.llm.config, "tie_word_embeddings", False))
@@ -143,7 +151,7 @@ class VocalNetModel(nn.Module):
             config.encoder_config = {k: v for k, v in self.speech_encoder.whisper.config.to_dict().items()
                                      if not k.startswith("_")}
         else:
-            state = {k: v for k, v in state.items() if not k.startswith(BACKBONE_PREFIXES)}
+            state = {k: v for k, v in state.items() if not k.startswith(BACKBONE_PREFIXES) or "lora_" in k}
         state = {k: v for k, v in state.items() if not self._is_tied(k)}
         with atomic_dir(Path(path)) as tmp:
             config.save(tmp / "config.json")

@@ -134,6 +134,8 @@ def load_official(folder: Path):
 def official_config(model) -> dict[str, Any]:
     """The official config.json of a model (LLM keys + VocalNet speech keys)."""
     g = model.config.generator
+    if model.config.lora is not None:
+        raise ConfigError("the official layout has no LoRA adapters: call model.merge_lora() first")
     if g.variant != "mtp" or g.hidden_size != g.llm_hidden_size:
         raise ConfigError("only VocalNet-MTP generators as wide as the LLM have an official layout")
     llm = {k: v for k, v in model.llm.config.to_dict().items() if not k.startswith("_")}

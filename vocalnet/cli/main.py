@@ -45,6 +45,22 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import yaml
+
+    from ..training.run import train
+
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
+    out = train(args.config, overrides)
+    print(f"trained model: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vocalnet", description="VocalNet speech LLM with multi-token prediction")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -66,10 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="print JSON instead of a table")
     gen.set_defaults(func=cmd_bench_generator)
 
+    tr = sub.add_parser("train", help="train a stage (s2t or s2s) from a YAML recipe config; resumes if interrupted")
+    tr.add_argument("--config", required=True, type=Path)
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a top-level config key")
+    tr.set_defaults(func=cmd_train)
+
     conv = sub.add_parser("convert", help="official VocalNet release folder -> vocalnet checkpoint folder")
     conv.add_argument("src")
     conv.add_argument("dst")
     conv.set_defaults(func=cmd_convert)
+
+    from .eval_cmd import register as register_eval
+
+    register_eval(sub)
     return parser
 
 

@@ -75,6 +75,7 @@ class SpeechDecoder:
         self.pending: list[torch.Tensor | None] = [None] * (self.n_modules + 1)
         self.speech_offset: int | None = None
         self._rope_memo: tuple[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._mask_memo: tuple[tuple, torch.Tensor | None] | None = None
         self.steps = 0
         self.ended_with_eos = False
         self.truncated = False
@@ -194,13 +195,8 @@ class SpeechDecoder:
         if self.speech_offset is None:
             self.speech_offset = self.text_len if self.cfg.position_layout == "concat" else 0
         x = self._row_inputs(j, r0, upto, dev)
-        rows = torch.arange(r0, upto, device=dev)
-        rope = self._speech_rope(r0, upto, rows, x.dtype)
-        vis = self._visible(rows * self.stride + self.stride - 1 + j)
-        text_keys = torch.arange(self.text_len, device=dev)[None, :] < vis[:, None]
-        speech_keys = torch.arange(upto, device=dev)[None, :] <= rows[:, None]
-        mask = torch.cat([text_keys, speech_keys], dim=1)[None, None]
-        h = g.run_module(j, x, rope, mask, self.caches[j], "speech")
+        rope = self._speech_rope(r0, upto, dev, x.dtype)
+        h = g.run_module(j, x, rope, self._speech_mask(j, r0, upto, dev), self.caches[j], "speech")
         self.rows_done[j] = upto
         if j < self.n_modules:
             self.pending[j + 1] = h if self.pending[j + 1] is None else torch.cat([self.pending[j + 1], h], dim=1)
@@ -208,11 +204,33 @@ class SpeechDecoder:
             self._record(j, r0, h)
         return h
 
-    def _speech_rope(self, r0: int, r1: int, rows: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    def _speech_rope(self, r0: int, r1: int, dev: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Rotary tables of speech rows [r0, r1); shared by the decoder and MTP modules of a step."""
         if self._rope_memo is None or self._rope_memo[0] != (r0, r1):
-            self._rope_memo = ((r0, r1), self.g.rope((self.speech_offset + rows)[None], dtype))
+            rows = torch.arange(self.speech_offset + r0, self.speech_offset + r1, device=dev)
+            self._rope_memo = ((r0, r1), self.g.rope(rows[None], dtype))
         return self._rope_memo[1]
+
+    def _speech_mask(self, j: int, r0: int, r1: int, dev: torch.device) -> torch.Tensor | None:
+        """Mask of speech rows [r0, r1) in module j over [text, speech] keys (None: all keys visible).
+
+        Row r sees the text of base row r*stride + stride-1 + j and speech rows <= r. Masks are
+        shared between modules whose rows see the same text (always, in non-streaming decoding).
+        """
+        base = [r * self.stride + self.stride - 1 + j for r in range(r0, r1)]
+        vis = tuple(int(v) for v in self._visible(torch.tensor(base)))
+        key = (r0, r1, vis, self.text_len)
+        if self._mask_memo is not None and self._mask_memo[0] == key:
+            return self._mask_memo[1]
+        if r1 - r0 == 1 and vis[0] == self.text_len:
+            mask = None
+        else:
+            rows = torch.arange(r0, r1, device=dev)
+            text_keys = torch.arange(self.text_len, device=dev)[None, :] < torch.tensor(vis, device=dev)[:, None]
+            speech_keys = torch.arange(r1, device=dev)[None, :] <= rows[:, None]
+            mask = torch.cat([text_keys, speech_keys], dim=1)[None, None]
+        self._mask_memo = (key, mask)
+        return mask
 
     def _record(self, j: int, r0: int, h: torch.Tensor) -> None:
         """Trace mode: keep the logits of every head computed from module j's new rows."""

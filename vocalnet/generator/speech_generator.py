@@ -30,6 +30,8 @@ class GeneratorOutput:
     sample_losses: torch.Tensor
     logits: list[torch.Tensor]
     streaming: list[bool]
+    head_sums: list[torch.Tensor]  # summed CE per head (for normalising over several processes)
+    head_counts: list[torch.Tensor]  # non-PAD targets per head
 
 
 class SpeechGenerator(nn.Module):
@@ -262,16 +264,19 @@ class SpeechGenerator(nn.Module):
     def _loss(self, logits: list[torch.Tensor], targets: list[torch.Tensor], streaming: list[bool]) -> GeneratorOutput:
         c = self.config
         B = targets[0].shape[0]
-        head_losses, sample_losses = [], torch.zeros(B, device=targets[0].device)
+        head_losses, sums, counts = [], [], []
+        sample_losses = torch.zeros(B, device=targets[0].device)
         total = logits[0].new_zeros(())
         for j, (lg, tg) in enumerate(zip(logits, targets)):
             ce = F.cross_entropy(lg.reshape(-1, c.vocab_size).float(), tg.reshape(-1), ignore_index=c.pad_id,
                                  reduction="none").view(B, -1)
             valid = (tg != c.pad_id).view(B, -1).float()
-            head = ce.sum() / valid.sum().clamp(min=1)
+            sums.append(ce.sum())
+            counts.append(valid.sum())
+            head = sums[-1] / counts[-1].clamp(min=1)
             per_sample = ce.sum(1) / valid.sum(1).clamp(min=1)
             w = c.mtp_loss_decay ** j
             total = total + w * head
             sample_losses = sample_losses + w * per_sample
             head_losses.append(head.detach())
-        return GeneratorOutput(total, head_losses, sample_losses.detach(), logits, streaming)
+        return GeneratorOutput(total, head_losses, sample_losses.detach(), logits, streaming, sums, counts)

@@ -31,6 +31,15 @@ def llm_from_config(config: dict[str, Any]) -> PreTrainedModel:
     return AutoModelForCausalLM.from_config(hf_config, attn_implementation="sdpa")
 
 
+def add_lora(llm: PreTrainedModel, lora: dict[str, Any]) -> PreTrainedModel:
+    """Wrap the LLM with peft LoRA adapters (r, alpha, dropout, target_modules); base weights frozen."""
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora.get("dropout", 0.0),
+                     target_modules=list(lora["target_modules"]), bias="none", task_type="CAUSAL_LM")
+    return get_peft_model(llm, cfg)
+
+
 def has_tokenizer(path: str | Path) -> bool:
     return any((Path(path) / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
 

@@ -1,0 +1,159 @@
+"""Two-stage training on a tiny model: losses fall, exports load, resume after a kill, DDP == single process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import yaml
+from safetensors.torch import load_file
+from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperModel
+
+from vocalnet.llm.backbone import load_tokenizer
+from vocalnet.modeling import VocalNetModel
+from vocalnet.training.config import TrainConfig
+from vocalnet.training.run import train
+
+UNITS = 40
+ANSWERS = ["Paris is the capital.", "Two plus two is four.", "The sky is blue.", "Cats like to sleep."]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, assets) -> Path:
+    """8 dialogues (noise-burst 'questions', short answers, random units) + tiny LLM / Whisper folders."""
+    root = tmp_path_factory.mktemp("corpus")
+    rng = np.random.default_rng(0)
+    entries = []
+    for i in range(8):
+        wav = (0.1 * rng.standard_normal(16000 + 1600 * i)).astype(np.float32)
+        (root / "q").mkdir(exist_ok=True)
+        (root / "u").mkdir(exist_ok=True)
+        sf.write(root / "q" / f"{i}.wav", wav, 16000)
+        np.save(root / "u" / f"{i}.npy", rng.integers(0, UNITS, 30 + 3 * i))
+        entries.append({"id": f"d{i}", "speech": f"q/{i}.wav", "units": f"u/{i}.npy",
+                        "conversations": [{"from": "human", "value": "<speech>"},
+                                          {"from": "gpt", "value": ANSWERS[i % 4]}]})
+    (root / "train.json").write_text(json.dumps(entries))
+    (root / "dev.json").write_text(json.dumps(entries[:2]))
+    tok = load_tokenizer(assets.llm)
+    torch.manual_seed(0)
+    llm = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=48, intermediate_size=96,
+                                       num_hidden_layers=2, num_attention_heads=4))
+    llm.save_pretrained(root / "llm")
+    tok.save_pretrained(root / "llm")
+    WhisperModel(WhisperConfig(d_model=64, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=128,
+                               decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=128)).save_pretrained(root / "whisper")
+    return root
+
+
+def write_config(corpus: Path, folder: Path, stage: str, **extra) -> Path:
+    cfg = {"stage": stage, "output_dir": str(folder), "train_manifest": str(corpus / "train.json"),
+           "dev_manifest": str(corpus / "dev.json"), "cache_dir": str(corpus / "cache"),
+           "optim": {"lr": 3e-3, "batch_size": 4, "max_steps": 8, "warmup_ratio": 0.0},
+           "log_every": 1, "eval_every": 4, "save_every": 4, "seed": 0}
+    if stage == "s2t":
+        cfg["model"] = {"llm": str(corpus / "llm"), "speech_encoder": str(corpus / "whisper"), "adaptor_hidden_size": 32,
+                        "system_prompt": "Answer briefly.",
+                        "generator": {"hidden_size": 32, "llm_hidden_size": 48, "ffn_dim": 64, "num_heads": 4,
+                                      "unit_vocab_size": UNITS, "mtp_num": 2, "dropout": 0.0,
+                                      "position_layout": "separate"}}
+    cfg.update(extra)
+    path = folder.parent / f"{folder.name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def losses(folder: Path) -> list[float]:
+    return [json.loads(l)["loss"] for l in (folder / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def stage1(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "s1"
+    return train(write_config(corpus, out, "s2t"))
+
+
+def test_stage1_trains_adaptor_and_lora(stage1: Path) -> None:
+    run = stage1.parent
+    ls = losses(run)
+    assert len(ls) == 8 and ls[-1] < ls[0]
+    assert any("dev_loss" in json.loads(l) for l in (run / "log.jsonl").read_text().splitlines())
+    stored = load_file(str(stage1 / "model.safetensors"))
+    assert any("lora_A" in k for k in stored) and any(k.startswith("speech_projector.") for k in stored)
+    assert not any(k.startswith("llm.") and "lora_" not in k for k in stored)  # base LLM referenced, not copied
+    model = VocalNetModel.from_pretrained(stage1)
+    before = model.llm.get_input_embeddings().weight.clone()
+    model.merge_lora()
+    assert model.config.lora is None and not any("lora" in n for n, _ in model.llm.named_parameters())
+    assert torch.equal(before, model.llm.get_input_embeddings().weight)
+    assert list((run / "tb").rglob("events.out.tfevents*"))
+
+
+def test_stage2_trains_generator_only(stage1: Path, corpus: Path, tmp_path: Path) -> None:
+    out = train(write_config(corpus, tmp_path / "s2", "s2s", init_from=str(stage1), mask_mode="random"))
+    ls = losses(tmp_path / "s2")
+    assert ls[-1] < ls[0]
+    a, b = load_file(str(stage1 / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("speech_generator."))
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("speech_generator."))
+
+
+def _run_cli(config: Path, env_extra: dict | None = None, nproc: int = 1) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    if nproc == 1:
+        cmd = [sys.executable, "-m", "vocalnet.cli.main", "train", "--config", str(config)]
+    else:
+        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_port=29533",
+               "-m", "vocalnet.cli.main", "train", "--config", str(config)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_resume_after_kill_matches_uninterrupted_run(stage1: Path, corpus: Path, tmp_path: Path) -> None:
+    extra = dict(init_from=str(stage1), mask_mode="streaming", save_every=2)
+    ref = train(write_config(corpus, tmp_path / "ref", "s2s", **extra))
+    cfg = write_config(corpus, tmp_path / "killed", "s2s", **extra)
+    proc = _run_cli(cfg)
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 120
+    while not list(ckpts.glob("step-*/trainer_state.json")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = sorted(int(p.parent.name.split("-")[1]) for p in ckpts.glob("step-*/trainer_state.json"))
+    assert done and done[-1] < 8, "the run was not interrupted mid-way"
+    resumed = train(cfg)
+    a, b = load_file(str(ref / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6), k
+
+
+def test_two_process_ddp_matches_single_process(stage1: Path, corpus: Path, tmp_path: Path) -> None:
+    extra = dict(init_from=str(stage1), mask_mode="streaming")
+    single = write_config(corpus, tmp_path / "single", "s2s", **extra)
+    p = _run_cli(single)
+    assert p.wait(300) == 0, p.stdout.read().decode()[-3000:]
+    ddp = write_config(corpus, tmp_path / "ddp", "s2s", **{**extra, "optim": {
+        "lr": 3e-3, "batch_size": 2, "max_steps": 8, "warmup_ratio": 0.0}})
+    p = _run_cli(ddp, nproc=2)
+    assert p.wait(300) == 0, p.stdout.read().decode()[-3000:]
+    assert np.allclose(losses(tmp_path / "single"), losses(tmp_path / "ddp"), atol=1e-4)
+
+
+def test_bad_training_configs(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("stage: s3t\noutput_dir: o\ntrain_manifest: t.json\ninit_from: x\n")
+    with pytest.raises(ValueError, match="stage"):
+        TrainConfig.load(tmp_path / "a.yaml")
+    (tmp_path / "b.yaml").write_text("stage: s2t\noutput_dir: o\ntrain_manifest: t.json\nlearning_rate: 1\nmodel: {}\n")
+    with pytest.raises(ValueError, match="unknown"):
+        TrainConfig.load(tmp_path / "b.yaml")
+    with pytest.raises(FileNotFoundError):
+        TrainConfig.load(tmp_path / "missing.yaml")

@@ -1,0 +1,139 @@
+"""25 Hz semantic speech tokens: k-means over Whisper-encoder features.
+
+Why this method: like CosyVoice's supervised tokens, the features come from an ASR encoder, so the
+tokens keep what is said (phonetic content) and drop most of who says it and how; that makes them
+easy for the speech generator to predict from text, and the vocoder (one fixed voice) supplies the
+timbre back. Whisper's encoder runs at 50 Hz; two frames are averaged to reach 25 Hz (VocalNet's
+token rate). The vocabulary defaults to 1024: enough to separate phones in context at 25 Hz, small
+enough for a CPU-sized generator (its heads are hidden x vocab) and for a corpus of ~10 hours.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..audio.features import LogMel
+from ..checkpoint.io import atomic_dir
+from ..encoder.speech_encoder import SpeechEncoder
+
+CONFIG_NAME = "tokenizer.json"
+WEIGHTS_NAME = "centroids.safetensors"
+
+
+@dataclass
+class TokenizerConfig:
+    vocab_size: int = 1024
+    layer: int = -1  # Whisper encoder layer whose output is clustered (-1: final, after layer norm)
+    pool: int = 2  # 50 Hz encoder frames averaged per token
+    seed: int = 0
+
+
+class WhisperFeatures:
+    """16 kHz audio -> pooled Whisper encoder features (T_tokens, D)."""
+
+    def __init__(self, whisper_dir: str | Path, layer: int = -1, pool: int = 2) -> None:
+        self.logmel = LogMel(whisper_dir)
+        self.encoder = SpeechEncoder.from_pretrained(whisper_dir).eval()
+        n_layers = len(self.encoder.whisper.layers)
+        if not -1 <= layer < n_layers:
+            raise ValueError(f"layer must be -1 or in [0, {n_layers}), got {layer}")
+        self.layer, self.pool = layer, pool
+
+    @property
+    def dim(self) -> int:
+        return self.encoder.hidden_size
+
+    @torch.inference_mode()
+    def __call__(self, wav16k: np.ndarray) -> torch.Tensor:
+        mel = self.logmel(wav16k)[None]
+        if self.layer == -1:
+            h, _ = self.encoder(mel)
+        else:
+            h = self._hidden_at(mel, self.layer)
+        h = h[0]
+        n = h.shape[0] // self.pool * self.pool
+        pooled = h[:n].view(-1, self.pool, h.shape[-1]).mean(1)
+        if n < h.shape[0]:  # a trailing partial group still makes a token (covers the audio's end)
+            pooled = torch.cat([pooled, h[n:].mean(0, keepdim=True)])
+        return pooled
+
+    def _hidden_at(self, mel: torch.Tensor, layer: int) -> torch.Tensor:
+        w = self.encoder.whisper
+        x = torch.nn.functional.gelu(w.conv1(mel))
+        x = torch.nn.functional.gelu(w.conv2(x)).permute(0, 2, 1)
+        x = x + w.embed_positions.weight[: x.shape[1]]
+        for lyr in w.layers[: layer + 1]:
+            x = lyr(x, None)
+        return x
+
+
+class SpeechTokenizer:
+    """Audio -> unit ids in [0, vocab_size) at 25 Hz."""
+
+    def __init__(self, centroids: torch.Tensor, config: TokenizerConfig, features: WhisperFeatures) -> None:
+        if centroids.shape != (config.vocab_size, features.dim):
+            raise ValueError(f"centroids {tuple(centroids.shape)} do not match vocab {config.vocab_size} x dim {features.dim}")
+        self.centroids = centroids.float()
+        self._c_sq = (self.centroids**2).sum(1)
+        self.config = config
+        self.features = features
+
+    @property
+    def vocab_size(self) -> int:
+        return self.config.vocab_size
+
+    def encode(self, wav16k: np.ndarray) -> np.ndarray:
+        f = self.features(wav16k)
+        d = self._c_sq[None, :] - 2 * f @ self.centroids.T  # |f|^2 is constant per row
+        return d.argmin(1).numpy().astype(np.int64)
+
+    @classmethod
+    def train(
+        cls, wavs: Iterable[np.ndarray], whisper_dir: str | Path, config: TokenizerConfig | None = None,
+        max_frames: int = 400_000, progress: bool = True,
+    ) -> "SpeechTokenizer":
+        """Fit k-means (scikit-learn MiniBatchKMeans) on the features of up to max_frames tokens."""
+        from sklearn.cluster import MiniBatchKMeans
+        from tqdm import tqdm
+
+        config = config or TokenizerConfig()
+        feats = WhisperFeatures(whisper_dir, config.layer, config.pool)
+        chunks, total = [], 0
+        for wav in tqdm(wavs, desc="tokenizer features", disable=not progress, unit="utt"):
+            f = feats(wav).numpy()
+            chunks.append(f)
+            total += len(f)
+            if total >= max_frames:
+                break
+        data = np.concatenate(chunks)[:max_frames]
+        if len(data) < config.vocab_size * 4:
+            raise ValueError(f"only {len(data)} frames to fit {config.vocab_size} clusters: give more audio")
+        km = MiniBatchKMeans(n_clusters=config.vocab_size, batch_size=8192, n_init=3, max_iter=200,
+                             random_state=config.seed, compute_labels=False)
+        km.fit(data)
+        return cls(torch.from_numpy(km.cluster_centers_.astype(np.float32)), config, feats)
+
+    def save(self, path: str | Path) -> None:
+        with atomic_dir(Path(path)) as tmp:
+            (tmp / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+            save_file({"centroids": self.centroids.half().contiguous()}, str(tmp / WEIGHTS_NAME))
+
+    @classmethod
+    def load(cls, path: str | Path, whisper_dir: str | Path | None = None) -> "SpeechTokenizer":
+        path = Path(path)
+        if not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
+            raise FileNotFoundError(f"no speech tokenizer at {path} (need {CONFIG_NAME} and {WEIGHTS_NAME})")
+        config = TokenizerConfig(**json.loads((path / CONFIG_NAME).read_text()))
+        if whisper_dir is None:
+            from ..assets import default_asset_paths
+
+            whisper_dir = default_asset_paths().whisper
+        feats = WhisperFeatures(whisper_dir, config.layer, config.pool)
+        return cls(load_file(str(path / WEIGHTS_NAME))["centroids"].float(), config, feats)

@@ -1,0 +1,105 @@
+"""Training configuration (YAML): one file per recipe run, validated on load."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..generator.config import ConfigError
+
+STAGES = ("s2t", "s2s")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.03
+    epochs: float = 1.0
+    max_steps: int | None = None  # overrides epochs when set
+    batch_size: int = 8  # per process
+    grad_accum: int = 1
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class LoraConfig:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+
+
+@dataclass
+class TrainConfig:
+    """stage "s2t" (stage 1: speech -> text, adaptor + LoRA) or "s2s" (stage 2: speech generator only).
+
+    model: a VocalNetConfig dict (stage 1 starts from it) — or `init_from`, a vocalnet checkpoint folder
+    (stage 2 starts from the merged stage-1 model). Paths are relative to the YAML file.
+    """
+
+    stage: str
+    output_dir: str
+    train_manifest: str
+    dev_manifest: str | None = None
+    model: dict[str, Any] | None = None
+    init_from: str | None = None
+    generator: dict[str, Any] | None = None  # stage 2: re-initialise the generator with these settings
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    mask_mode: str = "random"
+    max_train_samples: int | None = None
+    max_dev_samples: int | None = 64
+    max_query_seconds: float = 30.0
+    cache_dir: str | None = None  # frozen-feature cache (default: <output_dir>/cache)
+    log_every: int = 10
+    eval_every: int = 200
+    save_every: int = 100
+    keep_checkpoints: int = 2
+    num_workers: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.optim, dict):
+            self.optim = OptimConfig(**self.optim)
+        if isinstance(self.lora, dict):
+            self.lora = LoraConfig(**self.lora)
+        if self.stage not in STAGES:
+            raise ConfigError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if (self.model is None) == (self.init_from is None):
+            raise ConfigError("give exactly one of `model` (a VocalNetConfig) or `init_from` (a checkpoint folder)")
+        if self.optim.batch_size < 1 or self.optim.grad_accum < 1:
+            raise ConfigError("batch_size and grad_accum must be >= 1")
+        if self.optim.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.optim.lr}")
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> "TrainConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"training config {path} not found")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path} is not valid YAML: {e}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a mapping")
+        data.update(overrides or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown training config keys in {path}: {unknown}")
+        for key in ("output_dir", "train_manifest", "dev_manifest", "init_from", "cache_dir"):
+            if data.get(key) is not None:
+                p = Path(data[key]).expanduser()
+                data[key] = str(p if p.is_absolute() else (path.parent / p).resolve())
+        try:
+            return cls(**data)
+        except TypeError as e:
+            raise ConfigError(f"bad training config {path}: {e}") from None

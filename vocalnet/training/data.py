@@ -1,0 +1,117 @@
+"""Training data: official-format manifests, and caches of everything frozen.
+
+Stage 1 never changes the Whisper encoder, so its outputs are computed once per query and cached.
+Stage 2 never changes the encoder, adaptor or LLM, so the generator's text input (LLM hidden states
+at the answer positions) is computed once per dialogue and cached; stage-2 epochs then cost only
+the speech generator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils.data import Dataset
+
+
+@dataclass
+class Dialogue:
+    id: str
+    query_wav: Path
+    answer: str
+    units: Path | None
+
+
+def load_dialogues(manifest: str | Path, limit: int | None = None) -> list[Dialogue]:
+    """Read an official-format manifest (relative paths resolve against its folder)."""
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise FileNotFoundError(f"manifest {manifest} not found")
+    try:
+        entries = json.loads(manifest.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{manifest} is not valid JSON: {e}") from None
+    if not isinstance(entries, list):
+        raise ValueError(f"{manifest} must hold a JSON list of dialogues")
+    root = manifest.parent
+    out = []
+    for i, e in enumerate(entries[:limit] if limit else entries):
+        try:
+            answer = next(t["value"] for t in e["conversations"] if t["from"] == "gpt")
+            units = root / e["units"] if e.get("units") else None
+            out.append(Dialogue(str(e["id"]), root / e["speech"], answer, units))
+        except (KeyError, StopIteration, TypeError) as err:
+            raise ValueError(f"{manifest}: entry {i} is malformed ({err!r})") from None
+    return out
+
+
+class TensorCache:
+    """One safetensors file per key under a folder; writes are atomic (temp file + rename)."""
+
+    def __init__(self, folder: str | Path, namespace: str) -> None:
+        self.folder = Path(folder) / namespace
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".safetensors")
+
+    def get_or_compute(self, key: str, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        path = self._path(key)
+        if path.is_file():
+            return load_file(str(path))["x"].float()
+        value = compute().detach().to(torch.float16).contiguous()
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        save_file({"x": value}, str(tmp))
+        os.replace(tmp, path)
+        return value.float()
+
+
+class DialogueDataset(Dataset):
+    """Index -> (Dialogue, cached tensor). `featurize` computes the frozen features of a dialogue."""
+
+    def __init__(self, dialogues: list[Dialogue], cache: TensorCache, featurize: Callable[[Dialogue], torch.Tensor],
+                 fingerprint: str) -> None:
+        self.items, self.cache, self.featurize, self.fingerprint = dialogues, cache, featurize, fingerprint
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def precompute(self, desc: str) -> None:
+        """Fill the cache for every item up front (a progress bar; resumable, since entries persist)."""
+        from tqdm import tqdm
+
+        for i in tqdm(range(len(self)), desc=desc, unit="utt", leave=False):
+            self[i]
+
+    def __getitem__(self, i: int) -> tuple[Dialogue, torch.Tensor]:
+        d = self.items[i]
+        key = f"{self.fingerprint}|{d.id}|{d.query_wav}"
+        return d, self.cache.get_or_compute(key, lambda: self.featurize(d))
+
+
+def load_units(path: Path, vocab: int) -> list[int]:
+    if path is None or not path.is_file():
+        raise FileNotFoundError(f"speech units {path} missing: run `vocalnet tokenizer encode` on the manifest")
+    units = np.load(path)
+    if units.ndim != 1 or (units.size and (units.min() < 0 or units.max() >= vocab)):
+        raise ValueError(f"{path}: units must be a 1-D array of ids in [0, {vocab})")
+    return units.astype(np.int64).tolist()
+
+
+def cached_datasets(cfg, namespace: str, featurize: Callable[[Dialogue], torch.Tensor], fingerprint: str,
+                    desc: str) -> tuple[DialogueDataset, DialogueDataset | None]:
+    """Train / dev datasets of a TrainConfig with their frozen features computed up front."""
+    cache = TensorCache(cfg.cache_dir or Path(cfg.output_dir) / "cache", namespace)
+    train = load_dialogues(cfg.train_manifest, cfg.max_train_samples)
+    dev = load_dialogues(cfg.dev_manifest, cfg.max_dev_samples) if cfg.dev_manifest else None
+    sets = [DialogueDataset(ds, cache, featurize, fingerprint) if ds else None for ds in (train, dev)]
+    for ds in filter(None, sets):
+        ds.precompute(desc)
+    return sets[0], sets[1]

@@ -1,0 +1,73 @@
+"""Stage 2, generative fine-tuning (speech -> speech): only the speech generator is trained.
+
+The encoder, adaptor and LLM (with its stage-1 LoRA) run once per dialogue without grad to produce
+the generator's text input (final hidden states at the answer positions), which is cached.
+Loss: CE_main + sum_j decay^j CE_j, normalised over all processes. Export: the stage-1 checkpoint
+with the trained generator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...audio.features import LogMel
+from ...audio.io import load_audio
+from ...generator.config import SpeechGeneratorConfig
+from ...generator.speech_generator import SpeechGenerator
+from ...modeling import VocalNetModel
+from ..config import TrainConfig
+from ..trainer import LossModule
+from ..data import Dialogue, DialogueDataset, cached_datasets, load_units
+
+
+class Stage2Recipe:
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.model: VocalNetModel | None = None
+
+    def build(self) -> LossModule:
+        model = VocalNetModel.from_pretrained(self.cfg.init_from)
+        if self.cfg.generator is not None:  # start the generator afresh with a new shape
+            gcfg = SpeechGeneratorConfig.from_dict({**model.config.generator.to_dict(), **self.cfg.generator})
+            model.config.generator = gcfg
+            model.speech_generator = SpeechGenerator(gcfg)
+        model.requires_grad_(False)
+        model.speech_generator.requires_grad_(True)
+        self.model = model
+        self._logmel = LogMel(model.config.speech_encoder, model.speech_encoder.num_mel_bins)
+        return LossModule(model, self.loss_terms)
+
+    @torch.no_grad()
+    def _featurize(self, d: Dialogue) -> torch.Tensor:
+        m = self.model
+        for frozen in (m.speech_encoder, m.speech_projector, m.llm):
+            frozen.eval()
+        wav = load_audio(d.query_wav, max_seconds=self.cfg.max_query_seconds)
+        mel = self._logmel(wav)[None]
+        speech, lens = m.encode_speech(mel, torch.tensor([mel.shape[-1]]))
+        answer = m.tokenizer(d.answer, add_special_tokens=False)["input_ids"]
+        inp = m.build_llm_inputs(speech, lens, [answer])
+        hidden = m.llm.get_decoder()(inputs_embeds=inp.inputs_embeds, attention_mask=inp.attention_mask).last_hidden_state
+        return m.generator_text_input(hidden[0], inp.answer_start[0], len(answer))
+
+    def datasets(self, module: LossModule) -> tuple[DialogueDataset, DialogueDataset | None]:
+        weights = Path(self.cfg.init_from) / "model.safetensors"
+        stat = weights.stat()
+        fp = hashlib.sha1(f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+        return cached_datasets(self.cfg, "generator-text", self._featurize, fp, "LLM hidden states")
+
+    def collate(self, items: list[tuple[Dialogue, torch.Tensor]]) -> dict[str, Any]:
+        vocab = self.model.config.generator.unit_vocab_size
+        return {"texts": [t for _, t in items], "units": [load_units(d.units, vocab) for d, _ in items]}
+
+    def loss_terms(self, model: VocalNetModel, batch: dict[str, Any]) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
+        out = model.generator_loss(batch["texts"], batch["units"], self.cfg.mask_mode)
+        decay = model.config.generator.mtp_loss_decay
+        return [(decay**j, s, c) for j, (s, c) in enumerate(zip(out.head_sums, out.head_counts))]
+
+    def export(self, module: LossModule, out_dir: Path) -> None:
+        module.model.save_pretrained(out_dir)
