@@ -93,8 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     conv.set_defaults(func=cmd_convert)
 
     from .eval_cmd import register as register_eval
+    from .speech_cmd import register as register_speech
 
     register_eval(sub)
+    register_speech(sub)
     return parser
 
 

