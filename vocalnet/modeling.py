@@ -137,11 +137,12 @@ class VocalNetModel(nn.Module):
     def _is_tied(self, key: str) -> bool:
         return key == "llm.lm_head.weight" and bool(getattr(self.llm.config, "tie_word_embeddings", False))
 
-    def save_pretrained(self, path: str | Path, include_backbones: bool = False) -> None:
+    def save_pretrained(self, path: str | Path, include_backbones: bool = False, half: bool = False) -> None:
         """Write config.json + model.safetensors atomically.
 
         Without backbones, only what VocalNet trains is stored (adaptor, generator) and config.json
-        points at the LLM / Whisper folders; with them, the folder is self-contained.
+        points at the LLM / Whisper folders; with them, the folder is self-contained. `half` stores
+        fp16 (loading casts back to the model's dtype).
         """
         config = VocalNetConfig.from_dict(self.config.to_dict())
         state = self.state_dict()
@@ -152,7 +153,7 @@ class VocalNetModel(nn.Module):
                                      if not k.startswith("_")}
         else:
             state = {k: v for k, v in state.items() if not k.startswith(BACKBONE_PREFIXES) or "lora_" in k}
-        state = {k: v for k, v in state.items() if not self._is_tied(k)}
+        state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in state.items() if not self._is_tied(k)}
         with atomic_dir(Path(path)) as tmp:
             config.save(tmp / "config.json")
             save_state_dict(state, tmp / WEIGHTS_NAME, metadata={"format": "pt", "producer": "vocalnet"})

@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
+
 
 def _int_list(text: str) -> list[int]:
     try:
@@ -61,6 +63,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from ..assistant import AudioChunk, TextPiece, VocalNet
+    from ..audio.io import write_audio
+
+    if (args.query is None) == (args.text is None):
+        raise ValueError("give a spoken question (QUERY.wav) or --text, not both")
+    vn = VocalNet.from_pretrained(args.model, mtp=args.mtp)
+    stats: dict = {}
+    audio = []
+    for ev in vn.stream(args.query, text=args.text, stats=stats):
+        if isinstance(ev, TextPiece):
+            print(ev.text, end="", flush=True)
+        elif isinstance(ev, AudioChunk):
+            audio.append(ev.audio)
+    print()
+    wav = np.concatenate(audio) if audio else np.zeros(0, dtype=np.float32)
+    write_audio(args.out, wav, vn.vocoder.sample_rate)
+    print(f"spoken answer: {args.out} ({stats['audio_s']:.1f} s)")
+    if args.stream:
+        print(f"first-packet latency {1000 * stats['first_packet_s']:.0f} ms, RTF {stats['rtf']:.3f}, "
+              f"speech tokens/s {stats['tokens_per_s']:.0f} (mtp={vn.mtp})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vocalnet", description="VocalNet speech LLM with multi-token prediction")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -81,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     gen.add_argument("--json", action="store_true", help="print JSON instead of a table")
     gen.set_defaults(func=cmd_bench_generator)
+
+    chat = sub.add_parser("chat", help="answer a spoken (or typed) question with text and speech")
+    chat.add_argument("query", nargs="?", type=Path, help="the spoken question (any audio file soundfile reads)")
+    chat.add_argument("--text", help="a typed question instead of audio")
+    chat.add_argument("--out", type=Path, default=Path("answer.wav"), help="where to write the spoken answer")
+    chat.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped vocalnet-smol)")
+    chat.add_argument("--mtp", type=int, default=None, help="speech tokens per step - 1 (default: the model's best)")
+    chat.add_argument("--stream", action="store_true", help="report first-packet latency and RTF of the stream")
+    chat.set_defaults(func=cmd_chat)
 
     tr = sub.add_parser("train", help="train a stage (s2t or s2s) from a YAML recipe config; resumes if interrupted")
     tr.add_argument("--config", required=True, type=Path)

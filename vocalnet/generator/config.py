@@ -131,7 +131,7 @@ GENERATOR_SHAPES: dict[str, dict[str, Any]] = {
         decoder_num_layers=4, mtp_num=5, unit_vocab_size=6561,
     ),
     "smol": dict(
-        hidden_size=256, llm_hidden_size=576, ffn_dim=1024, num_heads=4, encoder_num_layers=2,
+        hidden_size=256, llm_hidden_size=576, ffn_dim=768, num_heads=4, encoder_num_layers=2,
         decoder_num_layers=4, mtp_num=5, unit_vocab_size=1024, position_layout="separate",
     ),
 }

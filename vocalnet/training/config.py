@@ -40,8 +40,9 @@ class LoraConfig:
 class TrainConfig:
     """stage "s2t" (stage 1: speech -> text, adaptor + LoRA) or "s2s" (stage 2: speech generator only).
 
-    model: a VocalNetConfig dict (stage 1 starts from it) — or `init_from`, a vocalnet checkpoint folder
-    (stage 2 starts from the merged stage-1 model). Paths are relative to the YAML file.
+    model: a VocalNetConfig dict (stage 1 starts from it; for "vocoder", a UnitToLatentConfig dict) —
+    or `init_from`, a vocalnet checkpoint folder (stage 2 starts from the stage-1 model). Relative
+    paths are taken from the current working directory.
     """
 
     stage: str
@@ -97,8 +98,7 @@ class TrainConfig:
             raise ConfigError(f"unknown training config keys in {path}: {unknown}")
         for key in ("output_dir", "train_manifest", "dev_manifest", "init_from", "cache_dir"):
             if data.get(key) is not None:
-                p = Path(data[key]).expanduser()
-                data[key] = str(p if p.is_absolute() else (path.parent / p).resolve())
+                data[key] = str(Path(data[key]).expanduser().resolve())
         try:
             return cls(**data)
         except TypeError as e:

@@ -1,0 +1,179 @@
+"""`VocalNet`: the voice assistant API — spoken (or typed) question in, text + streamed speech out.
+
+    vn = VocalNet.from_pretrained()            # the shipped vocalnet-smol, or a folder
+    reply = vn.chat("question.wav")            # Reply(text, audio, sample_rate, metrics)
+    for event in vn.stream("question.wav"):    # TextPiece / AudioChunk as soon as they exist
+        ...
+
+Streaming follows the spec's data flow: the LLM decodes greedily with a KV cache; each answer
+token's final hidden state goes to the speech generator as soon as the next token shows it is not
+the last one (the last is replaced by the end-of-turn embedding); the generator emits units on the
+C_t -> C_s schedule; the streaming vocoder turns them into audio chunks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from .audio.features import LogMel
+from .audio.io import load_audio, prepare_audio
+from .decoding.engine import SpeechDecoder
+from .decoding.optimize import for_inference
+from .decoding.sampling import DecodingOptions
+from .modeling import VocalNetModel
+from .vocoder.vocoder import StreamingVocoder, Vocoder
+
+DEFAULT_MODEL = Path(__file__).parent / "models" / "vocalnet-smol"
+MAX_QUERY_SECONDS = 30.0
+
+
+@dataclass
+class TextPiece:
+    text: str
+
+
+@dataclass
+class AudioChunk:
+    audio: np.ndarray
+    sample_rate: int
+
+
+@dataclass
+class Reply:
+    text: str
+    audio: np.ndarray
+    sample_rate: int
+    units: list[int]
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class VocalNet:
+    def __init__(self, model: VocalNetModel, vocoder: Vocoder, mtp: int | None = None, precision: str = "int8",
+                 vocoder_context: tuple[int, int] | None = None) -> None:
+        model.merge_lora()
+        self.model = model.eval()
+        self.generator = for_inference(model.speech_generator, precision)
+        self.vocoder = vocoder
+        self.logmel = LogMel(model.config.speech_encoder, model.speech_encoder.num_mel_bins)
+        self.mtp = model.config.generator.mtp_num if mtp is None else mtp
+        self.vocoder_context = vocoder_context
+        if model.tokenizer is None:
+            raise ValueError("the model folder has no tokenizer for its LLM")
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, **kw) -> "VocalNet":
+        """A vocalnet model folder with a `vocoder/` subfolder (default: the shipped vocalnet-smol)."""
+        path = Path(path) if path else DEFAULT_MODEL
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"no VocalNet model at {path}")
+        return cls(VocalNetModel.from_pretrained(path), Vocoder.load(path / "vocoder"), **kw)
+
+    # ---- inputs -------------------------------------------------------------------------------------------
+    def _query_embeds(self, query: str | Path | np.ndarray | None, text: str | None, sr: int) -> torch.Tensor:
+        m = self.model
+        embed = m.llm.get_input_embeddings()
+        if text is not None:
+            if not text.strip():
+                raise ValueError("the typed question is empty")
+            from .llm.backbone import build_prompt
+
+            p = build_prompt(m.tokenizer, m.config.system_prompt, text.strip())
+            return embed(torch.tensor([p.before]))
+        if query is None:
+            raise ValueError("give a spoken question (path or array) or text=")
+        if isinstance(query, np.ndarray):
+            wav = prepare_audio(query, sr, max_seconds=MAX_QUERY_SECONDS, name="query audio")
+        else:
+            wav = load_audio(query, max_seconds=MAX_QUERY_SECONDS)
+        mel = self.logmel(wav)[None]
+        speech, lens = m.encode_speech(mel, torch.tensor([mel.shape[-1]]))
+        p = m.prompt
+        return torch.cat([embed(torch.tensor([p.before])), speech[:, : int(lens[0])], embed(torch.tensor([p.after]))], 1)
+
+    # ---- streaming ----------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def stream(self, query: str | Path | np.ndarray | None = None, text: str | None = None, sample_rate: int = 16000,
+               max_new_tokens: int = 64, stats: dict | None = None) -> Iterator[TextPiece | AudioChunk]:
+        """Yield text pieces and audio chunks as soon as they are ready. `stats` (a dict) receives
+        first_packet_s, total_s, audio_s, rtf, speech_tokens, tokens_per_s."""
+        t0 = time.perf_counter()
+        m, tok = self.model, self.model.tokenizer
+        eot = m.eot_id
+        dec = SpeechDecoder(self.generator, DecodingOptions(mtp=self.mtp))
+        ctx = self.vocoder_context
+        sv = StreamingVocoder(self.vocoder, left_context=ctx[0], right_context=ctx[1]) if ctx else StreamingVocoder(self.vocoder)
+        stats = stats if stats is not None else {}
+        first_audio: float | None = None
+        gen_time = 0.0
+        audio_samples = 0
+
+        def emit_units(units: list[int]) -> Iterator[AudioChunk]:
+            nonlocal first_audio, audio_samples
+            for chunk in sv.push(units):
+                first_audio = first_audio or time.perf_counter()
+                audio_samples += len(chunk)
+                yield AudioChunk(chunk, self.vocoder.sample_rate)
+
+        cache = DynamicCache()
+        base, head = m.llm.get_decoder(), m.llm.get_output_embeddings()
+        hidden = base(inputs_embeds=self._query_embeds(query, text, sample_rate), cache=cache,
+                      use_cache=True).last_hidden_state
+        answer: list[int] = []
+        shown = ""
+        pending_hidden: torch.Tensor | None = None
+        for _ in range(max_new_tokens):
+            nxt = int(head(hidden[:, -1]).argmax())
+            if pending_hidden is not None:  # the previous token's hidden state, now known not to be the last
+                tg = time.perf_counter()
+                units = dec.push_text(pending_hidden if nxt != eot else self._eot_embedding())
+                gen_time += time.perf_counter() - tg
+                yield from emit_units(units)
+            if nxt == eot:
+                break
+            answer.append(nxt)
+            text_now = tok.decode(answer, skip_special_tokens=True)
+            if len(text_now) > len(shown):
+                yield TextPiece(text_now[len(shown):])
+                shown = text_now
+            hidden = base(input_ids=torch.tensor([[nxt]]), cache=cache, use_cache=True).last_hidden_state
+            pending_hidden = hidden
+        else:
+            if pending_hidden is not None:  # length limit: close the text with the end-of-turn embedding
+                dec.push_text(self._eot_embedding())
+        tg = time.perf_counter()
+        units = dec.finish()
+        gen_time += time.perf_counter() - tg
+        yield from emit_units(units)
+        tail = sv.finish()
+        if len(tail):
+            first_audio = first_audio or time.perf_counter()
+            audio_samples += len(tail)
+            yield AudioChunk(tail, self.vocoder.sample_rate)
+        total = time.perf_counter() - t0
+        audio_s = audio_samples / self.vocoder.sample_rate
+        stats.update(first_packet_s=(first_audio or time.perf_counter()) - t0, total_s=total, audio_s=audio_s,
+                     rtf=total / audio_s if audio_s else float("nan"), speech_tokens=len(dec.tokens),
+                     tokens_per_s=len(dec.tokens) / gen_time if gen_time else float("nan"),
+                     ended_with_eos=float(dec.ended_with_eos), units=list(dec.tokens))
+
+    def _eot_embedding(self) -> torch.Tensor:
+        return self.model.llm.get_input_embeddings()(torch.tensor([[self.model.eot_id]]))
+
+    # ---- whole reply --------------------------------------------------------------------------------------
+    def chat(self, query: str | Path | np.ndarray | None = None, text: str | None = None, sample_rate: int = 16000,
+             max_new_tokens: int = 64) -> Reply:
+        """Answer one question: text and the whole spoken answer (streaming path, collected)."""
+        stats: dict = {}
+        pieces, audio = [], []
+        for ev in self.stream(query, text, sample_rate, max_new_tokens, stats):
+            (pieces if isinstance(ev, TextPiece) else audio).append(ev.text if isinstance(ev, TextPiece) else ev.audio)
+        wav = np.concatenate(audio) if audio else np.zeros(0, dtype=np.float32)
+        units = stats.pop("units")
+        return Reply("".join(pieces).strip(), wav, self.vocoder.sample_rate, units, stats)
