@@ -100,9 +100,9 @@ class VocalNet:
     # ---- streaming ----------------------------------------------------------------------------------------
     @torch.inference_mode()
     def stream(self, query: str | Path | np.ndarray | None = None, text: str | None = None, sample_rate: int = 16000,
-               max_new_tokens: int = 64, stats: dict | None = None) -> Iterator[TextPiece | AudioChunk]:
+               max_new_tokens: int = 64, stats: dict | None = None, speech: bool = True) -> Iterator[TextPiece | AudioChunk]:
         """Yield text pieces and audio chunks as soon as they are ready. `stats` (a dict) receives
-        first_packet_s, total_s, audio_s, rtf, speech_tokens, tokens_per_s."""
+        first_packet_s, total_s, audio_s, rtf, speech_tokens, tokens_per_s. speech=False: text only."""
         t0 = time.perf_counter()
         m, tok = self.model, self.model.tokenizer
         eot = m.eot_id
@@ -130,7 +130,7 @@ class VocalNet:
         pending_hidden: torch.Tensor | None = None
         for _ in range(max_new_tokens):
             nxt = int(head(hidden[:, -1]).argmax())
-            if pending_hidden is not None:  # the previous token's hidden state, now known not to be the last
+            if pending_hidden is not None and speech:  # the previous token's hidden: now known not to be the last
                 tg = time.perf_counter()
                 units = dec.push_text(pending_hidden if nxt != eot else self._eot_embedding())
                 gen_time += time.perf_counter() - tg
@@ -145,8 +145,10 @@ class VocalNet:
             hidden = base(input_ids=torch.tensor([[nxt]]), cache=cache, use_cache=True).last_hidden_state
             pending_hidden = hidden
         else:
-            if pending_hidden is not None:  # length limit: close the text with the end-of-turn embedding
+            if pending_hidden is not None and speech:  # length limit: close the text with the end-of-turn embedding
                 dec.push_text(self._eot_embedding())
+        if not speech:
+            return
         tg = time.perf_counter()
         units = dec.finish()
         gen_time += time.perf_counter() - tg

@@ -33,6 +33,17 @@ def cmd_eval_mos(args: argparse.Namespace) -> int:
     return _finish(report, args.json)
 
 
+def cmd_eval_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..evaluation.system import evaluate_system
+
+    mtp = [int(x) for x in args.mtp.split(",")]
+    report = evaluate_system(Path(args.model) if args.model else None, Path(args.data), mtp, args.limit, args.speech_limit)
+    print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
+    return 0
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="folder of .wav/.flac files, or a manifest JSON (official format)")
     parser.add_argument("--audio-field", default="speech",
@@ -41,7 +52,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `eval asr` and `eval mos` to the `vocalnet` command line."""
+    """Add `eval asr`, `eval mos` and `eval run` to the `vocalnet` command line."""
     evaluate = subparsers.add_parser("eval", help="evaluation judges (spec section 8)")
     judges = evaluate.add_subparsers(dest="judge", required=True)
 
@@ -55,3 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mos = judges.add_parser("mos", help="DNSMOS P.835 OVRL/SIG/BAK at 16 kHz")
     _add_common(mos)
     mos.set_defaults(func=cmd_eval_mos)
+
+    run = judges.add_parser("run", help="the whole assistant on a test manifest, per MTP setting")
+    run.add_argument("--model", default=None, help="model folder (default: the shipped vocalnet-smol)")
+    run.add_argument("--data", required=True, help="test manifest (official format with question/reference)")
+    run.add_argument("--mtp", default="0,1,2,3,5", help="comma-separated MTP settings")
+    run.add_argument("--limit", type=int, default=None, help="questions used for accuracy")
+    run.add_argument("--speech-limit", type=int, default=40, help="questions used for spoken-answer metrics per m")
+    run.add_argument("--json", action="store_true")
+    run.set_defaults(func=cmd_eval_run)

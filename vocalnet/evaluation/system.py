@@ -1,0 +1,144 @@
+"""`vocalnet eval run`: the whole assistant on a test manifest, per decoding setting (spec section 8).
+
+Reported per MTP setting m: WER of the spoken answer's ASR transcript against the text answer,
+DNSMOS OVRL, speech tokens per second, first-packet latency and RTF. Reported once (they do not
+depend on m): s->t accuracy on questions with a reference answer, and t->t accuracy of the backbone
+LLM answering the same questions typed (its own accuracy, the ceiling for s->t).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ..audio.io import resample
+from .text_norm import normalize_text, word_errors
+
+
+@dataclass
+class TestItem:
+    id: str
+    query: Path
+    question: str | None
+    reference: str | None
+
+
+@dataclass
+class SettingReport:
+    mtp: int
+    wer: float
+    dnsmos_ovrl: float
+    tokens_per_s: float
+    first_packet_ms: float
+    rtf: float
+    eos_rate: float
+    n: int
+
+
+@dataclass
+class SystemReport:
+    s2t_accuracy: float | None
+    t2t_accuracy: float | None
+    accuracy_items: int
+    settings: list[SettingReport] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def table(self) -> str:
+        lines = []
+        if self.accuracy_items:
+            ratio = self.s2t_accuracy / self.t2t_accuracy if self.t2t_accuracy else float("nan")
+            lines.append(f"accuracy on {self.accuracy_items} questions with a reference: s->t {100 * self.s2t_accuracy:.1f}%"
+                         f", t->t (backbone, typed) {100 * self.t2t_accuracy:.1f}%, ratio {ratio:.2f}")
+        lines.append(f"{'m':>2} {'WER %':>7} {'DNSMOS':>7} {'tok/s':>7} {'1st pkt ms':>10} {'RTF':>6} {'EOS %':>6} {'n':>4}")
+        for s in self.settings:
+            lines.append(f"{s.mtp:>2} {100 * s.wer:>7.2f} {s.dnsmos_ovrl:>7.3f} {s.tokens_per_s:>7.1f} "
+                         f"{s.first_packet_ms:>10.0f} {s.rtf:>6.3f} {100 * s.eos_rate:>6.1f} {s.n:>4}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_test_items(manifest: Path, limit: int | None = None) -> list[TestItem]:
+    entries = json.loads(Path(manifest).read_text())
+    items = [TestItem(str(e["id"]), Path(manifest).parent / e["speech"], e.get("question"), e.get("reference"))
+             for e in entries]
+    return items[:limit] if limit else items
+
+
+def is_correct(answer: str, reference: str) -> bool:
+    """The normalised reference appears as whole words in the normalised answer."""
+    return f" {normalize_text(reference)} " in f" {normalize_text(answer)} "
+
+
+def backbone_answer(llm, tokenizer, system_prompt: str, question: str, max_new_tokens: int = 64) -> str:
+    """The backbone LLM answering a typed question (greedy, same system prompt)."""
+    import torch
+
+    msgs = [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
+    ids = tokenizer.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    with torch.inference_mode():
+        out = llm.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
+    return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int], limit: int | None = None,
+                    speech_limit: int | None = 40) -> SystemReport:
+    """Accuracy on `limit` items; spoken-answer metrics on the first `speech_limit` items per m."""
+    from ..assets import default_asset_paths
+    from ..assistant import VocalNet
+    from ..llm.backbone import load_llm, load_tokenizer
+    from .asr import AsrJudge
+    from .mos import MosJudge
+
+    items = load_test_items(manifest, limit)
+    vn = VocalNet.from_pretrained(model_dir)
+    asr, mos = AsrJudge(), MosJudge()
+    graded = [it for it in items if it.reference and it.question]
+    s2t_ok, t2t_ok = 0, 0
+    base_path = vn.model.config.llm or default_asset_paths().llm
+    base_llm, base_tok = load_llm(base_path), load_tokenizer(base_path)
+    report = SystemReport(None, None, len(graded))
+    for it in tqdm(graded, desc="accuracy", unit="q"):
+        spoken = _text_only(vn, it.query)
+        typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, it.question)
+        s2t_ok += is_correct(spoken, it.reference)
+        t2t_ok += is_correct(typed, it.reference)
+        if len(report.examples) < 10:
+            report.examples.append({"id": it.id, "question": it.question, "reference": it.reference,
+                                    "s2t": spoken, "t2t": typed})
+    if graded:
+        report.s2t_accuracy, report.t2t_accuracy = s2t_ok / len(graded), t2t_ok / len(graded)
+    speech_items = items[:speech_limit] if speech_limit else items
+    for m in mtp_values:
+        vn.mtp = m
+        edits = refs = 0
+        ovrl, tps, fpk, rtf, eos = [], [], [], [], []
+        for it in tqdm(speech_items, desc=f"speech m={m}", unit="q"):
+            reply = vn.chat(it.query)
+            wav16 = resample(reply.audio, reply.sample_rate, 16000)
+            hyp = asr.transcribe(wav16)
+            errs = word_errors(reply.text, hyp)
+            edits, refs = edits + errs.edits, refs + errs.ref_len
+            ovrl.append(mos.score(wav16)["ovrl"])
+            tps.append(reply.metrics["tokens_per_s"])
+            fpk.append(1000 * reply.metrics["first_packet_s"])
+            rtf.append(reply.metrics["rtf"])
+            eos.append(reply.metrics["ended_with_eos"])
+        report.settings.append(SettingReport(m, edits / max(refs, 1), float(np.mean(ovrl)), statistics.median(tps),
+                                             statistics.median(fpk), statistics.median(rtf), float(np.mean(eos)),
+                                             len(speech_items)))
+    return report
+
+
+def _text_only(vn, query: Path) -> str:
+    """The s->t answer: the text side of the stream (the speech side is not needed for accuracy)."""
+    from ..assistant import TextPiece
+
+    return "".join(ev.text for ev in vn.stream(query, speech=False) if isinstance(ev, TextPiece)).strip()
