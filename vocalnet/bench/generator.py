@@ -11,6 +11,7 @@ arithmetic per token, which is why it only pays off while weights, not FLOPs, ar
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from dataclasses import asdict, dataclass
 
@@ -80,8 +81,10 @@ def run_generator_bench(
 ) -> list[BenchRow]:
     """Decode `tokens` speech tokens at batch 1 for each m (random weights, this CPU).
 
-    The settings run interleaved `repeats` times and each keeps its fastest run, so that a burst of
-    background load does not land on one setting only.
+    The settings run interleaved in `repeats` rounds (order reversed every other round), and each
+    round's speed-ups are taken against that round's own NTP run: neighbouring runs share whatever
+    the rest of the machine is doing, so the ratio is stable even when absolute speed drifts. The
+    table reports medians over rounds.
     """
     from tqdm import tqdm
 
@@ -93,18 +96,20 @@ def run_generator_bench(
     text = torch.randn(1, text_len, cfg.llm_hidden_size)
     settings = sorted(set(mtp_values) | {0})
     _time_decode(gen, text, max(settings), min(tokens, 16))  # warm-up (allocations, kernels)
-    times: dict[int, float] = {}
+    times: dict[int, list[float]] = {m: [] for m in settings}
     with tqdm(total=repeats * len(settings), desc=f"bench {shape}", disable=not progress, leave=False) as bar:
-        for _ in range(repeats):
-            for m in settings:
-                times[m] = min(times.get(m, float("inf")), _time_decode(gen, text, m, tokens))
+        for r in range(repeats):
+            for m in settings if r % 2 == 0 else settings[::-1]:
+                times[m].append(_time_decode(gen, text, m, tokens))
                 bar.update()
-    base = times[0]
     rows = []
-    for m in mtp_values:
+    for m in settings:
+        if m not in mtp_values:
+            continue
         ideal, flops = ideal_ratios(cfg, m)
-        speed = base / times[m]
-        rows.append(BenchRow(m, tokens, times[m], tokens / times[m], speed, ideal, speed / ideal, flops))
+        speed = statistics.median(t0 / tm for t0, tm in zip(times[0], times[m]))
+        t = statistics.median(times[m])
+        rows.append(BenchRow(m, tokens, t, tokens / t, speed, ideal, speed / ideal, flops))
     return rows
 
 

@@ -174,6 +174,8 @@ class SpeechDecoder:
         if j > 0:
             h_prev = self.pending[j][:, : r1 - r0]
             self.pending[j] = self.pending[j][:, r1 - r0 :]
+            if c.variant != "deepseek_mtp":
+                return h_prev
             nxt = [self._input_token(r + j) for r in range(r0, r1)]
             return g.module_input(j, h_prev, torch.tensor([nxt], device=dev))
         if c.variant == "group":
