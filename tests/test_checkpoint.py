@@ -205,3 +205,22 @@ def test_convert_rejects_non_official(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
     with pytest.raises(CheckpointError, match="not an official"):
         convert_official(tmp_path, tmp_path / "out")
+
+
+def test_qwen2_backbone_round_trip_and_official_layout(tmp_path: Path) -> None:
+    """Any HF causal LM: a tiny Qwen2 backbone trains, saves, reloads, and maps onto omni_speech2s_qwen2."""
+    qwen = dict(model_type="qwen2", vocab_size=100, hidden_size=H, intermediate_size=96, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=False)
+    cfg = tiny_config()
+    cfg.llm_config = qwen
+    torch.manual_seed(0)
+    model = VocalNetModel.from_config(cfg)
+    assert type(model.llm).__name__ == "Qwen2ForCausalLM"
+    texts = [torch.randn(5, H), torch.randn(3, H)]
+    out = model.generator_loss(texts, [[1, 2, 3, 4], [5, 6]], "streaming")
+    assert torch.isfinite(out.loss)
+    model.save_pretrained(tmp_path / "ckpt", include_backbones=True)
+    assert_same_state(model, VocalNetModel.from_pretrained(tmp_path / "ckpt"))
+    save_official(model, tmp_path / "official")
+    assert json.loads((tmp_path / "official" / "config.json").read_text())["model_type"] == "omni_speech2s_qwen2"
+    assert_same_state(model, VocalNetModel.from_pretrained(tmp_path / "official"))
