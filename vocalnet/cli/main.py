@@ -87,6 +87,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_package(args: argparse.Namespace) -> int:
+    from ..training.package import package_model
+
+    size = package_model(args.trained, args.tokenizer, args.vocoder, args.out)
+    print(f"packaged {args.out} ({size / 1e6:.1f} MB)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vocalnet", description="VocalNet speech LLM with multi-token prediction")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -121,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--config", required=True, type=Path)
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a top-level config key")
     tr.set_defaults(func=cmd_train)
+
+    pkg = sub.add_parser("package", help="assemble a shippable model folder (fp16 trained parts + tokenizer + vocoder)")
+    pkg.add_argument("--trained", type=Path, required=True, help="stage-2 output (runs/.../stage2/final)")
+    pkg.add_argument("--tokenizer", type=Path, required=True)
+    pkg.add_argument("--vocoder", type=Path, required=True)
+    pkg.add_argument("--out", type=Path, default=Path("vocalnet/models/vocalnet-smol"))
+    pkg.set_defaults(func=cmd_package)
 
     conv = sub.add_parser("convert", help="official VocalNet release folder -> vocalnet checkpoint folder")
     conv.add_argument("src")

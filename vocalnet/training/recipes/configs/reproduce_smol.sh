@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Reproduce the shipped vocalnet-smol from scratch on a CPU machine (run from the repository root).
+# Every step resumes or skips work already done, so re-running after an interruption continues.
+# Seeds: corpus 0, tokenizer 0, vocoder 0, stage 1 0, stage 2 0.
+set -euo pipefail
+DATA=${DATA:-data/corpus}
+CFG=vocalnet/training/recipes/configs
+vocalnet assets prepare
+vocalnet data synth --out "$DATA" --num 9000 --seed 0
+vocalnet data check "$DATA" --allow-missing-units
+[ -f runs/smol/tokenizer/tokenizer.json ] || \
+  vocalnet tokenizer train --manifest "$DATA/train.json" --out runs/smol/tokenizer --vocab 1024 --seed 0
+for split in train dev test; do vocalnet tokenizer encode "$DATA/$split.json" --tokenizer runs/smol/tokenizer; done
+vocalnet data check "$DATA" --vocab 1024
+vocalnet vocoder train --config $CFG/smol_vocoder.yaml
+vocalnet train --config $CFG/smol_stage1.yaml
+vocalnet train --config $CFG/smol_stage2.yaml
+vocalnet package --trained runs/smol/stage2/final --tokenizer runs/smol/tokenizer \
+  --vocoder runs/smol/vocoder/final --out vocalnet/models/vocalnet-smol
+vocalnet eval run --data "$DATA/test.json"
