@@ -44,6 +44,16 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_resynth(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..evaluation.resynthesis import evaluate_resynthesis, report_json
+
+    report = evaluate_resynthesis(Path(args.data), Path(args.tokenizer), Path(args.vocoder), args.limit, args.chunk)
+    print(report_json(report) if args.json else report.table())
+    return 0
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="folder of .wav/.flac files, or a manifest JSON (official format)")
     parser.add_argument("--audio-field", default="speech",
@@ -75,3 +85,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--speech-limit", type=int, default=40, help="questions used for spoken-answer metrics per m")
     run.add_argument("--json", action="store_true")
     run.set_defaults(func=cmd_eval_run)
+
+    rs = judges.add_parser("resynth", help="answer audio -> units -> vocoder -> audio: WER, DNSMOS, vocoder RTF")
+    rs.add_argument("--data", required=True, help="manifest with answer_audio (e.g. dev.json)")
+    rs.add_argument("--tokenizer", required=True)
+    rs.add_argument("--vocoder", required=True)
+    rs.add_argument("--limit", type=int, default=30)
+    rs.add_argument("--chunk", type=int, default=15, help="streaming chunk size in units")
+    rs.add_argument("--json", action="store_true")
+    rs.set_defaults(func=cmd_eval_resynth)

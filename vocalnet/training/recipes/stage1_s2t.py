@@ -65,13 +65,16 @@ class Stage1Recipe:
         return {"enc": x, "enc_lens": lens, "answers": answers}
 
     def loss_terms(self, model: VocalNetModel, batch: dict[str, Any]) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
+        """Text CE on answer + end-of-turn. The vocabulary projection runs only where there is a
+        label (a third of the positions): most of a CPU step would otherwise go to prompt logits."""
         speech, lens = model.speech_projector(batch["enc"], batch["enc_lens"])
         inp = model.build_llm_inputs(speech, lens, batch["answers"])
-        logits = model.llm(inputs_embeds=inp.inputs_embeds, attention_mask=inp.attention_mask).logits
+        hidden = model.llm.get_decoder()(inputs_embeds=inp.inputs_embeds, attention_mask=inp.attention_mask).last_hidden_state
         labels = inp.labels[:, 1:]
-        ce = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
-                             ignore_index=-100, reduction="sum")
-        return [(1.0, ce, (labels != -100).sum())]
+        keep = labels != -100
+        logits = model.llm.get_output_embeddings()(hidden[:, :-1][keep])
+        ce = F.cross_entropy(logits.float(), labels[keep], reduction="sum")
+        return [(1.0, ce, keep.sum())]
 
     def export(self, module: LossModule, out_dir: Path) -> None:
         module.model.save_pretrained(out_dir)
