@@ -142,9 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("dst")
     conv.set_defaults(func=cmd_convert)
 
+    from .data_cmd import register as register_data
     from .eval_cmd import register as register_eval
     from .speech_cmd import register as register_speech
 
+    register_data(sub)
     register_eval(sub)
     register_speech(sub)
     return parser

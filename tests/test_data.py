@@ -1,0 +1,245 @@
+"""The corpus builder (`vocalnet data synth`) and checker (`vocalnet data check`).
+
+The end-to-end runs use a stub LLM (instant, deterministic) with the real piper and espeak-ng voices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vocalnet.audio.io import write_audio
+from vocalnet.cli.data_cmd import register
+from vocalnet.data.answers import RETRY_PROMPT, Message, clean_answer, clean_llm_question
+from vocalnet.data.check import check_corpus
+from vocalnet.data.manifest import SPLITS, manifest_path
+from vocalnet.data.questions import (
+    FACTUAL_CATEGORIES,
+    OPEN_CATEGORIES,
+    assign_splits,
+    normalize,
+    template_questions,
+)
+from vocalnet.data.synth import STATE_DIR, SynthConfig, synthesize_corpus
+from vocalnet.data.voices import TEST_POOL, TRAIN_POOL, PiperAnswerVoice, pool_for, rng_for, sample_query_voice
+
+needs_speech = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+CONFIG = SynthConfig(num=8, seed=0, llm_questions=8, batch_size=4)
+
+
+class StubChat:
+    """An instant, deterministic stand-in for the LLM: writes one question per topic; answers with two
+    sentences and a cut-off tail. Some questions get an unusable first answer (re-asked), a few get
+    no usable answer at all (dropped)."""
+
+    def generate(self, conversations: Sequence[list[Message]], max_new_tokens: int) -> list[str]:
+        return [self._reply(c[0]["content"], c[-1]["content"]) for c in conversations]
+
+    @staticmethod
+    def _reply(system: str, user: str) -> str:
+        topic = re.search(r"question about (.+) that begins with the word \"(\w+)\"", user)
+        if topic:
+            return f'A student might ask: "{topic.group(2)} do people care about {topic.group(1)}?"'
+        if len(user) % 5 == 0:
+            return "Sorry, garbage" if system == RETRY_PROMPT and len(user) % 10 == 0 else "Well, it depends on"
+        word = user.rstrip("?.").split()[-1].lower()
+        return f"It is about {word}. That is the short answer. And then some"
+
+
+class Killed(BaseException):
+    """Stands for the process being killed (not an Exception: nothing may catch it)."""
+
+
+class FlakyChat(StubChat):
+    """Dies like a killed process on its `fail_at`-th call."""
+
+    def __init__(self, fail_at: int):
+        self.calls, self.fail_at = 0, fail_at
+
+    def generate(self, conversations: Sequence[list[Message]], max_new_tokens: int) -> list[str]:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise Killed
+        return super().generate(conversations, max_new_tokens)
+
+
+class FlakyAnswerVoice(PiperAnswerVoice):
+    """Dies like a killed process on its third answer (in a worker process)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def synthesize(self, text: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        self.calls += 1
+        if self.calls == 3:
+            raise RuntimeError("simulated kill")
+        return super().synthesize(text, rng)
+
+
+def _synth(out: Path, chat: type | functools.partial = StubChat, **kwargs: object) -> object:
+    return synthesize_corpus(out, CONFIG, chat_factory=chat, workers=1, progress=False, **kwargs)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every output file's bytes, without the run-history files (timings, TTS completion order)."""
+    skip = {f"{STATE_DIR}/progress.json", f"{STATE_DIR}/tts.jsonl"}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and str(p.relative_to(folder)) not in skip}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    out = tmp_path_factory.mktemp("corpus")
+    _synth(out)
+    return out
+
+
+def _entries(folder: Path) -> dict[str, list[dict]]:
+    return {s: json.loads(manifest_path(folder, s).read_text()) for s in SPLITS}
+
+
+# ------------------------------------------------------------------------------------------- questions
+
+def test_question_bank_is_varied_unique_and_referenced() -> None:
+    bank = template_questions()
+    categories = Counter(q.category for q in bank)
+    assert len(categories) >= 15 and len(bank) > 9000
+    assert min(categories.values()) >= 50
+    assert len({normalize(q.text) for q in bank}) == len(bank)
+    assert set(categories) <= FACTUAL_CATEGORIES | OPEN_CATEGORIES
+    for q in bank:
+        assert (q.reference is not None) == (q.category in FACTUAL_CATEGORIES), q
+        assert q.reference is None or q.reference.strip()
+    assert len({q.text for q in bank if q.category == "capitals" and "France" in q.text}) >= 4
+
+
+def test_splits_share_no_question_or_paraphrase() -> None:
+    splits = assign_splits(template_questions(), {"test": 300, "dev": 300, "train": 5000}, seed=0)
+    assert {s: len(qs) for s, qs in splits.items()} == {"test": 300, "dev": 300, "train": 5000}
+    for a, b in (("train", "dev"), ("train", "test"), ("dev", "test")):
+        assert not {normalize(q.text) for q in splits[a]} & {normalize(q.text) for q in splits[b]}
+        assert not {q.group for q in splits[a]} & {q.group for q in splits[b]}
+    assert len({q.category for q in splits["test"]}) >= 15
+    assert splits != assign_splits(template_questions(), {"test": 300, "dev": 300, "train": 5000}, seed=1)
+
+
+def test_test_voices_are_disjoint_from_train() -> None:
+    assert not set(TEST_POOL.espeak_voices) & set(TRAIN_POOL.espeak_voices)
+    assert TEST_POOL.piper_length[0] > TRAIN_POOL.piper_length[1]
+    specs = {split: [sample_query_voice(rng_for(0, f"{split}-{i}"), pool_for(split)) for i in range(300)]
+             for split in ("train", "test")}
+
+    def voices(split: str) -> set[str]:
+        return {s["voice"] for s in specs[split] if s["engine"] == "espeak"}
+
+    def lengths(split: str) -> list[float]:
+        return [s["length_scale"] for s in specs[split] if s["engine"] == "piper"]
+
+    assert not voices("test") & voices("train") and len(voices("train")) >= 4
+    assert min(lengths("test")) > max(lengths("train"))
+    assert {s["noise"]["type"] for s in specs["train"] if s["noise"]} == {"white", "pink", "brown", "babble"}
+
+
+def test_answers_are_cut_to_clean_sentences() -> None:
+    assert clean_answer("Paris is the capital. It is big. It has a tower. And") == "Paris is the capital. It is big."
+    assert clean_answer("It was written by J. K. Rowling. She is British.") == \
+        "It was written by J. K. Rowling. She is British."
+    assert clean_answer("The sky is blue because of the way light is scattered by") is None
+    assert clean_answer("") is None and clean_answer("ok ok ok ok.") is None
+    written = 'A student might ask: "Why do volcanoes erupt?"'
+    assert clean_llm_question(written, "volcanoes") == "Why do volcanoes erupt?"
+    assert clean_llm_question("Which moon?", "the Moon") is None
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+@needs_speech
+def test_synth_writes_manifests_that_check_accepts(corpus: Path) -> None:
+    entries = _entries(corpus)
+    assert {s: len(e) for s, e in entries.items()} == {"train": 6, "dev": 1, "test": 1}
+    entry = entries["train"][0]
+    assert entry["conversations"][0] == {"from": "human", "value": "<speech>"}
+    assert entry["conversations"][1]["from"] == "gpt" and entry["conversations"][1]["value"].endswith(".")
+    assert entry["units"] == f"units/{entry['id']}.npy"
+    assert sf.info(str(corpus / entry["speech"])).samplerate == 16000
+    assert sf.info(str(corpus / entry["answer_audio"])).samplerate == 22050
+    latent = np.load(corpus / entry["answer_latent"])
+    assert latent.dtype == np.float16 and latent.ndim == 2
+    for e in entries["test"]:
+        voice = e["query_voice"]
+        assert voice["voice"] in TEST_POOL.espeak_voices or voice["length_scale"] >= TEST_POOL.piper_length[0]
+
+    strict = check_corpus(corpus)
+    assert {p.kind for p in strict.errors} == {"missing_units"}
+    assert not check_corpus(corpus, allow_missing_units=True).errors
+    for e in (e for split in entries.values() for e in split):
+        (corpus / "units").mkdir(exist_ok=True)
+        np.save(corpus / e["units"], np.arange(50, dtype=np.int64))
+    assert not check_corpus(corpus, vocab=6561).problems
+
+
+@needs_speech
+def test_resumed_run_equals_uninterrupted_run(corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(Killed):
+        _synth(tmp_path, chat=functools.partial(FlakyChat, fail_at=6))  # killed while answering
+    answers_log = tmp_path / STATE_DIR / "answers.jsonl"
+    assert answers_log.read_text().count("\n") >= 1
+    with answers_log.open("a") as f:
+        f.write('{"split": "tra')  # torn last line of a killed write
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        _synth(tmp_path, answer_voice=FlakyAnswerVoice)  # killed while rendering speech
+    assert 0 < (tmp_path / STATE_DIR / "tts.jsonl").read_text().count("\n") < 8
+    _synth(tmp_path)
+    units = {k for k in _files(corpus) if k.startswith("units/")}  # added to `corpus` by the test above
+    assert _files(tmp_path) == {k: v for k, v in _files(corpus).items() if k not in units}
+
+
+@needs_speech
+def test_resume_refuses_other_settings(corpus: Path) -> None:
+    with pytest.raises(ValueError, match="other settings"):
+        synthesize_corpus(corpus, SynthConfig(num=9, llm_questions=8, batch_size=4), chat_factory=StubChat,
+                          progress=False)
+
+
+@needs_speech
+def test_check_reports_every_kind_of_problem(corpus: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    shutil.copytree(corpus, bad)
+    train = json.loads(manifest_path(bad, "train").read_text())
+    (bad / "units").mkdir(exist_ok=True)
+    (bad / train[0]["speech"]).unlink()
+    write_audio(bad / train[1]["answer_audio"], np.full(16000, 0.1, dtype=np.float32), 16000)
+    write_audio(bad / train[2]["speech"], np.zeros(16000, dtype=np.float32), 16000)
+    np.save(bad / train[3]["units"], np.array([1, 7000]))
+    np.save(bad / train[4]["units"], np.array([0.5, 1.5]))
+    (bad / train[4]["answer_latent"]).write_bytes(b"not numpy")
+    del train[5]["conversations"]
+    manifest_path(bad, "train").write_text(json.dumps(train + [train[0] | {"split": "dev"}, "junk"]))
+    manifest_path(bad, "dev").write_text("{broken json")
+
+    report = check_corpus(bad, vocab=6561)
+    kinds = Counter(p.kind for p in report.errors)
+    assert set(kinds) >= {"missing_file", "wrong_sample_rate", "bad_audio", "units_out_of_range", "bad_units",
+                          "unreadable_npy", "schema", "duplicate_id", "split_mismatch", "bad_manifest"}
+    text = report.format(max_examples=2)
+    assert "missing_file" in text and "units_out_of_range" in text
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["data", "check", str(bad), "--vocab", "6561"])
+    assert args.func(args) == 1
+    args = parser.parse_args(["data", "check", str(corpus), "--vocab", "6561"])
+    assert args.func(args) == 0

@@ -1,0 +1,54 @@
+"""`vocalnet data synth|check`: build the synthetic spoken-dialogue corpus and validate a corpus folder.
+
+Exit codes of `data check`: 0 when no errors were found (warnings allowed), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from ..data.synth import SynthConfig, synthesize_corpus
+
+    config = SynthConfig(num=args.num, seed=args.seed, dev=args.dev, test=args.test, llm_questions=args.llm_questions,
+                         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    summary = synthesize_corpus(args.out, config, workers=args.workers)
+    print(summary.format())
+    return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from ..data.check import check_corpus
+
+    report = check_corpus(args.dir, vocab=args.vocab, allow_missing_units=args.allow_missing_units,
+                          manifests=args.manifest, progress=True)
+    print(report.format(args.examples))
+    return 1 if report.errors else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `data synth` and `data check` to the `vocalnet` command line."""
+    data = subparsers.add_parser("data", help="synthetic training corpus").add_subparsers(dest="action", required=True)
+
+    synth = data.add_parser("synth", help="build (or resume building) the spoken question/answer corpus")
+    synth.add_argument("--out", type=Path, required=True, help="corpus folder (re-run the same command to resume)")
+    synth.add_argument("--num", type=int, default=9000, help="dialogues in total over train/dev/test")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--dev", type=int, default=None, help="dev items (default: num/18, at most 500)")
+    synth.add_argument("--test", type=int, default=None, help="test items (default: num/18, at most 500)")
+    synth.add_argument("--llm-questions", type=int, default=600, help="prompts for questions written by the LLM")
+    synth.add_argument("--batch-size", type=int, default=32, help="LLM generation batch")
+    synth.add_argument("--max-new-tokens", type=int, default=40, help="answer length limit in tokens")
+    synth.add_argument("--workers", type=int, default=None, help="TTS processes (default: one per core)")
+    synth.set_defaults(func=cmd_data_synth)
+
+    check = data.add_parser("check", help="validate manifests and the files they name")
+    check.add_argument("dir", type=Path, help="corpus folder holding train.json/dev.json/test.json")
+    check.add_argument("--manifest", action="append", type=Path, help="check this manifest file instead (repeatable)")
+    check.add_argument("--vocab", type=int, default=None, help="speech-unit vocabulary size: units must be < vocab")
+    check.add_argument("--allow-missing-units", action="store_true", help="missing units files are warnings")
+    check.add_argument("--examples", type=int, default=5, help="examples shown per problem kind")
+    check.set_defaults(func=cmd_data_check)
+
