@@ -102,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--audio-field", default="answer_audio")
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--vocab", type=int, default=1024)
-    t.add_argument("--layer", type=int, default=-1, help="Whisper encoder layer (-1: final)")
+    t.add_argument("--layer", type=int, default=2, help="Whisper encoder layer (-1: final; 2 resynthesises best)")
     t.add_argument("--max-frames", type=int, default=400_000, help="tokens' worth of features to cluster")
     t.add_argument("--whisper", type=Path, default=None, help="HF Whisper folder (default: the prepared asset)")
     t.add_argument("--seed", type=int, default=0)

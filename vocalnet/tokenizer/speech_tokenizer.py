@@ -6,6 +6,9 @@ easy for the speech generator to predict from text, and the vocoder (one fixed v
 timbre back. Whisper's encoder runs at 50 Hz; two frames are averaged to reach 25 Hz (VocalNet's
 token rate). The vocabulary defaults to 1024: enough to separate phones in context at 25 Hz, small
 enough for a CPU-sized generator (its heads are hidden x vocab) and for a corpus of ~10 hours.
+The clustered layer defaults to Whisper tiny.en's third layer (index 2): in a resynthesis test
+(units -> vocoder -> ASR, 583 training answers) its units gave 17% WER, against 28% for layer 1
+and 85% for the final layer, whose features are too contextual for k-means to keep the phones.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ WEIGHTS_NAME = "centroids.safetensors"
 @dataclass
 class TokenizerConfig:
     vocab_size: int = 1024
-    layer: int = -1  # Whisper encoder layer whose output is clustered (-1: final, after layer norm)
+    layer: int = 2  # Whisper encoder layer whose output is clustered (-1: final, after layer norm)
     pool: int = 2  # 50 Hz encoder frames averaged per token
     seed: int = 0
 

@@ -61,19 +61,23 @@ class StreamingVocoder:
 
     left_context / right_context are the decoder's latent-frame contexts (defaults: exact).
     Lookahead in units = what the unit-to-latent model and the decoder's right context need.
+    Every rendered window pays for its contexts, so after the first chunk (which sets the latency)
+    the chunk size grows by `growth` up to `max_chunk_units`, as CosyVoice's streaming does.
     """
 
     def __init__(self, vocoder: Vocoder, chunk_units: int = 15, left_context: int = LEFT_CONTEXT,
-                 right_context: int = RIGHT_CONTEXT) -> None:
-        if chunk_units < 1:
-            raise ValueError("chunk_units must be >= 1")
-        self.v, self.chunk_units = vocoder, chunk_units
+                 right_context: int = RIGHT_CONTEXT, growth: float = 2.0, max_chunk_units: int = 60) -> None:
+        if chunk_units < 1 or growth < 1 or max_chunk_units < chunk_units:
+            raise ValueError("need chunk_units >= 1, growth >= 1 and max_chunk_units >= chunk_units")
+        self.v, self.first_chunk = vocoder, chunk_units
+        self.growth, self.max_chunk = growth, max_chunk_units
         self.left, self.right = left_context, right_context
         self.reset()
 
     def reset(self) -> None:
         self.units: list[int] = []
         self.emitted = 0  # latent frames already rendered
+        self.chunk_units = self.first_chunk
 
     @property
     def lookahead_units(self) -> int:
@@ -85,12 +89,12 @@ class StreamingVocoder:
         """Add units; return the audio chunks that became final."""
         self.units.extend(int(u) for u in units)
         chunks = []
-        chunk_frames = self.v.u2l.frames_for(self.chunk_units)
         while True:
-            ready = self._ready_frames()
-            if ready - self.emitted < chunk_frames:
+            chunk_frames = self.v.u2l.frames_for(self.chunk_units)
+            if self._ready_frames() - self.emitted < chunk_frames:
                 return chunks
             chunks.append(self._render(self.emitted + chunk_frames, final=False))
+            self.chunk_units = min(self.max_chunk, int(self.chunk_units * self.growth))
 
     def finish(self) -> np.ndarray:
         """Render everything left (end of the utterance)."""
