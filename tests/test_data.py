@@ -22,7 +22,7 @@ from vocalnet.audio.io import write_audio
 from vocalnet.cli.data_cmd import register
 from vocalnet.data.answers import RETRY_PROMPT, Message, clean_answer, clean_llm_question
 from vocalnet.data.check import check_corpus
-from vocalnet.data.manifest import SPLITS, manifest_path
+from vocalnet.data.manifest import SPLITS, ManifestError, entry_file, gpt_answer, manifest_path, read_entries
 from vocalnet.data.questions import (
     FACTUAL_CATEGORIES,
     OPEN_CATEGORIES,
@@ -243,3 +243,19 @@ def test_check_reports_every_kind_of_problem(corpus: Path, tmp_path: Path) -> No
     assert args.func(args) == 1
     args = parser.parse_args(["data", "check", str(corpus), "--vocab", "6561"])
     assert args.func(args) == 0
+
+
+def test_read_entries_resolves_paths_and_rejects_bad_manifests(corpus: Path, tmp_path: Path) -> None:
+    path = manifest_path(corpus, "dev")
+    entries = read_entries(path, limit=1, require=("speech", "units"))
+    assert len(entries) == 1
+    assert entry_file(path, entries[0], "speech") == corpus / entries[0]["speech"]
+    assert gpt_answer(entries[0]) == entries[0]["conversations"][-1]["value"]
+    with pytest.raises(FileNotFoundError):
+        read_entries(tmp_path / "absent.json")
+    bad = tmp_path / "bad.json"
+    for content, message in [("{not json", "not a readable JSON"), ('{"id": 1}', "JSON list"),
+                             ("[1]", "not an object"), ('[{"id": "a"}]', "lacks speech")]:
+        bad.write_text(content)
+        with pytest.raises(ManifestError, match=message):
+            read_entries(bad, require=("speech",))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -12,11 +11,9 @@ import numpy as np
 
 
 def _manifest_audio(manifest: Path, field: str) -> list[tuple[dict, Path]]:
-    entries = json.loads(manifest.read_text())
-    missing = [e.get("id") for e in entries if not e.get(field)]
-    if missing:
-        raise ValueError(f"{len(missing)} entries of {manifest} have no {field!r} (e.g. {missing[:3]})")
-    return [(e, manifest.parent / e[field]) for e in entries]
+    from ..data.manifest import entry_file, read_entries
+
+    return [(e, entry_file(manifest, e, field)) for e in read_entries(manifest, require=(field,))]
 
 
 def cmd_tokenizer_train(args: argparse.Namespace) -> int:

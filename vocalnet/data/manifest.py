@@ -64,14 +64,40 @@ def make_entry(item: dict[str, Any], query_seconds: float, answer_seconds: float
 
 
 def load_manifest(path: str | Path) -> list[Any]:
-    """The raw entries of a manifest file (not validated)."""
+    """The raw entries of a manifest file (not validated; `vocalnet data check` reports per-entry problems)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"manifest {path} not found")
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ManifestError(f"{path}: not a readable JSON file: {e}") from None
     if not isinstance(data, list):
         raise ManifestError(f"{path}: expected a JSON list of entries, got {type(data).__name__}")
     return data
+
+
+def read_entries(path: str | Path, limit: int | None = None, require: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The first `limit` entries of a manifest; each must be an object holding the `require`d fields."""
+    entries = load_manifest(path)[:limit] if limit else load_manifest(path)
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ManifestError(f"{path}: entry {i} is a {type(entry).__name__}, not an object")
+        missing = [k for k in require if not entry.get(k)]
+        if missing:
+            raise ManifestError(f"{path}: entry {i} ({entry.get('id', '?')}) lacks {', '.join(missing)}")
+    return entries
+
+
+def entry_file(manifest: str | Path, entry: dict[str, Any], field: str) -> Path:
+    """The file an entry's `field` names, resolved against the manifest's folder."""
+    return Path(manifest).parent / entry[field]
+
+
+def gpt_answer(entry: dict[str, Any]) -> str | None:
+    """The value of the last ``gpt`` turn of an entry's conversation."""
+    turns = [t for t in entry.get("conversations") or [] if isinstance(t, dict) and t.get("from") == "gpt"]
+    return str(turns[-1].get("value", "")) if turns else None
 
 
 def schema_problems(entry: Any) -> list[str]:

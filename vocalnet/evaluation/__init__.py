@@ -12,15 +12,15 @@ and ``wav16k`` brings any audio input to the judges' 16 kHz mono float32.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
 
 import numpy as np
 
 from vocalnet.audio.io import SAMPLE_RATE, load_audio, prepare_audio
+from vocalnet.data.manifest import gpt_answer, read_entries
 
 AudioInput = Union[np.ndarray, str, Path]  # an array is float mono at 16 kHz
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -53,23 +53,12 @@ def _read_reference(path: Path) -> str | None:
     return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
 
-def gpt_answer(entry: dict[str, Any]) -> str | None:
-    """The value of the last ``gpt`` turn of an official manifest entry's conversation."""
-    turns = [t for t in entry.get("conversations") or [] if isinstance(t, dict) and t.get("from") == "gpt"]
-    return str(turns[-1].get("value", "")) if turns else None
-
-
 def items_from_manifest(
     manifest: Path, audio_field: str = "speech", ref_field: str | None = None
 ) -> tuple[list[EvalItem], list[Failure]]:
     """Entries of an official manifest: ``audio_field`` (relative to the manifest's folder) vs the text of
     ``ref_field`` (default: the gpt turn). Entries without the audio field are returned as failures."""
-    try:
-        entries = json.loads(manifest.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{manifest} is not valid JSON: {e}") from None
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ValueError(f"{manifest} must hold a JSON list of objects (the official manifest format)")
+    entries = read_entries(manifest)
     items: list[EvalItem] = []
     failures: list[Failure] = []
     for index, entry in enumerate(entries):

@@ -15,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..audio.io import load_audio, resample
+from ..data.manifest import entry_file, gpt_answer, read_entries
 from .text_norm import word_errors
 
 
@@ -46,15 +47,15 @@ def evaluate_resynthesis(manifest: Path, tokenizer_dir: Path, vocoder_dir: Path,
     from .asr import AsrJudge
     from .mos import MosJudge
 
-    entries = json.loads(Path(manifest).read_text())[:limit]
+    entries = read_entries(manifest, limit, require=("answer_audio",))
     tok, voc = SpeechTokenizer.load(tokenizer_dir), Vocoder.load(vocoder_dir)
     asr, mos = AsrJudge(), MosJudge()
     sums = {k: [0, 0] for k in ("original", "resynth", "stream")}
     ovrl = {k: [] for k in sums}
     t_whole = t_stream = seconds = 0.0
     for e in tqdm(entries, desc="resynthesis", unit="utt"):
-        text = next(t["value"] for t in e["conversations"] if t["from"] == "gpt")
-        original = load_audio(Path(manifest).parent / e["answer_audio"])
+        text = gpt_answer(e) or ""
+        original = load_audio(entry_file(manifest, e, "answer_audio"))
         units = tok.encode(original)
         t0 = time.perf_counter()
         whole = voc.decode(units)

@@ -8,7 +8,6 @@ LLM answering the same questions typed (its own accuracy, the ceiling for s->t).
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..audio.io import resample
+from ..data.manifest import entry_file, read_entries
 from .text_norm import normalize_text, word_errors
 
 
@@ -66,10 +66,8 @@ class SystemReport:
 
 
 def load_test_items(manifest: Path, limit: int | None = None) -> list[TestItem]:
-    entries = json.loads(Path(manifest).read_text())
-    items = [TestItem(str(e["id"]), Path(manifest).parent / e["speech"], e.get("question"), e.get("reference"))
-             for e in entries]
-    return items[:limit] if limit else items
+    return [TestItem(str(e["id"]), entry_file(manifest, e, "speech"), e.get("question"), e.get("reference"))
+            for e in read_entries(manifest, limit, require=("id", "speech"))]
 
 
 def is_correct(answer: str, reference: str) -> bool:

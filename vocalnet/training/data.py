@@ -9,7 +9,6 @@ the speech generator.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
+
+from ..data.manifest import ManifestError, entry_file, gpt_answer, read_entries
 
 
 @dataclass
@@ -31,25 +32,14 @@ class Dialogue:
 
 def load_dialogues(manifest: str | Path, limit: int | None = None) -> list[Dialogue]:
     """Read an official-format manifest (relative paths resolve against its folder)."""
-    manifest = Path(manifest)
-    if not manifest.is_file():
-        raise FileNotFoundError(f"manifest {manifest} not found")
-    try:
-        entries = json.loads(manifest.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{manifest} is not valid JSON: {e}") from None
-    if not isinstance(entries, list):
-        raise ValueError(f"{manifest} must hold a JSON list of dialogues")
-    root = manifest.parent
-    out = []
-    for i, e in enumerate(entries[:limit] if limit else entries):
-        try:
-            answer = next(t["value"] for t in e["conversations"] if t["from"] == "gpt")
-            units = root / e["units"] if e.get("units") else None
-            out.append(Dialogue(str(e["id"]), root / e["speech"], answer, units))
-        except (KeyError, StopIteration, TypeError) as err:
-            raise ValueError(f"{manifest}: entry {i} is malformed ({err!r})") from None
-    return out
+    dialogues = []
+    for i, e in enumerate(read_entries(manifest, limit, require=("id", "speech"))):
+        answer = gpt_answer(e)
+        if not answer:
+            raise ManifestError(f"{manifest}: entry {i} ({e['id']}) has no gpt answer")
+        units = entry_file(manifest, e, "units") if e.get("units") else None
+        dialogues.append(Dialogue(str(e["id"]), entry_file(manifest, e, "speech"), answer, units))
+    return dialogues
 
 
 class TensorCache:

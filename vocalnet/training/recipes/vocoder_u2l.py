@@ -8,7 +8,6 @@ differentiable here: ONNX), so the loss is on the latent.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ...data.manifest import entry_file, read_entries
 from ...vocoder.unit_to_latent import UnitToLatent, UnitToLatentConfig
 from ..config import TrainConfig
 from ..trainer import LossModule
@@ -29,14 +29,8 @@ class LatentPair:
 
 
 def load_pairs(manifest: str | Path, limit: int | None = None) -> list[LatentPair]:
-    manifest = Path(manifest)
-    entries = json.loads(manifest.read_text())
-    pairs = []
-    for e in entries[:limit] if limit else entries:
-        if not e.get("units") or not e.get("answer_latent"):
-            raise ValueError(f"{manifest}: entry {e.get('id')} lacks units or answer_latent")
-        pairs.append(LatentPair(manifest.parent / e["units"], manifest.parent / e["answer_latent"]))
-    return pairs
+    return [LatentPair(entry_file(manifest, e, "units"), entry_file(manifest, e, "answer_latent"))
+            for e in read_entries(manifest, limit, require=("units", "answer_latent"))]
 
 
 class CropDataset(Dataset):
