@@ -55,9 +55,13 @@ class Reply:
 
 
 class VocalNet:
+    """The assistant: LoRA merged into the LLM; LLM and generator in `precision` (int8 dynamic
+    quantisation by default, several times faster on CPU); `mtp` speech tokens per step - 1."""
+
     def __init__(self, model: VocalNetModel, vocoder: Vocoder, mtp: int | None = None, precision: str = "int8",
                  vocoder_context: tuple[int, int] | None = None) -> None:
         model.merge_lora()
+        model.llm = for_inference(model.llm, precision)
         self.model = model.eval()
         self.generator = for_inference(model.speech_generator, precision)
         self.vocoder = vocoder

@@ -39,7 +39,8 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     from ..evaluation.system import evaluate_system
 
     mtp = [int(x) for x in args.mtp.split(",")]
-    report = evaluate_system(Path(args.model) if args.model else None, Path(args.data), mtp, args.limit, args.speech_limit)
+    report = evaluate_system(Path(args.model) if args.model else None, Path(args.data), mtp, args.limit, args.speech_limit,
+                             args.precision)
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
     return 0
 
@@ -83,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--mtp", default="0,1,2,3,5", help="comma-separated MTP settings")
     run.add_argument("--limit", type=int, default=None, help="questions used for accuracy")
     run.add_argument("--speech-limit", type=int, default=40, help="questions used for spoken-answer metrics per m")
+    run.add_argument("--precision", default="int8", choices=["int8", "fp32"], help="LLM and generator weights")
     run.add_argument("--json", action="store_true")
     run.set_defaults(func=cmd_eval_run)
 

@@ -69,7 +69,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     if (args.query is None) == (args.text is None):
         raise ValueError("give a spoken question (QUERY.wav) or --text, not both")
-    vn = VocalNet.from_pretrained(args.model, mtp=args.mtp)
+    vn = VocalNet.from_pretrained(args.model, mtp=args.mtp, precision=args.precision)
     stats: dict = {}
     audio = []
     for ev in vn.stream(args.query, text=args.text, stats=stats):
@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--out", type=Path, default=Path("answer.wav"), help="where to write the spoken answer")
     chat.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped vocalnet-smol)")
     chat.add_argument("--mtp", type=int, default=None, help="speech tokens per step - 1 (default: the model's best)")
+    chat.add_argument("--precision", default="int8", choices=["int8", "fp32"],
+                      help="LLM and speech generator weights (int8: dynamic quantisation, faster on CPU)")
     chat.add_argument("--stream", action="store_true", help="report first-packet latency and RTF of the stream")
     chat.set_defaults(func=cmd_chat)
 

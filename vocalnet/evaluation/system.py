@@ -87,7 +87,7 @@ def backbone_answer(llm, tokenizer, system_prompt: str, question: str, max_new_t
 
 
 def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int], limit: int | None = None,
-                    speech_limit: int | None = 40) -> SystemReport:
+                    speech_limit: int | None = 40, precision: str = "int8") -> SystemReport:
     """Accuracy on `limit` items; spoken-answer metrics on the first `speech_limit` items per m."""
     from ..assets import default_asset_paths
     from ..assistant import VocalNet
@@ -96,7 +96,7 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     from .mos import MosJudge
 
     items = load_test_items(manifest, limit)
-    vn = VocalNet.from_pretrained(model_dir)
+    vn = VocalNet.from_pretrained(model_dir, precision=precision)
     asr, mos = AsrJudge(), MosJudge()
     graded = [it for it in items if it.reference and it.question]
     s2t_ok, t2t_ok = 0, 0
