@@ -28,9 +28,9 @@ from .decoding.engine import SpeechDecoder
 from .decoding.optimize import for_inference
 from .decoding.sampling import DecodingOptions
 from .modeling import VocalNetModel
+from .models import DEFAULT_MODEL
 from .vocoder.vocoder import StreamingVocoder, Vocoder
 
-DEFAULT_MODEL = Path(__file__).parent / "models" / "vocalnet-smol"
 MAX_QUERY_SECONDS = 30.0
 
 

@@ -9,6 +9,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
+from ..models import DEFAULT_TOKENIZER, DEFAULT_VOCODER
+
 if TYPE_CHECKING:
     from ..evaluation.asr import AsrReport
     from ..evaluation.mos import MosReport
@@ -90,8 +92,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     rs = judges.add_parser("resynth", help="answer audio -> units -> vocoder -> audio: WER, DNSMOS, vocoder RTF")
     rs.add_argument("--data", required=True, help="manifest with answer_audio (e.g. dev.json)")
-    rs.add_argument("--tokenizer", required=True)
-    rs.add_argument("--vocoder", required=True)
+    rs.add_argument("--tokenizer", default=str(DEFAULT_TOKENIZER), help="default: the shipped tokenizer")
+    rs.add_argument("--vocoder", default=str(DEFAULT_VOCODER), help="default: the shipped vocoder")
     rs.add_argument("--limit", type=int, default=30)
     rs.add_argument("--chunk", type=int, default=15, help="streaming chunk size in units")
     rs.add_argument("--json", action="store_true")

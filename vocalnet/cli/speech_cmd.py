@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models import DEFAULT_TOKENIZER, DEFAULT_VOCODER
+
 
 def _manifest_audio(manifest: Path, field: str) -> list[tuple[dict, Path]]:
     from ..data.manifest import entry_file, read_entries
@@ -106,7 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(func=cmd_tokenizer_train)
     e = tok.add_parser("encode", help="units of a wav (printed) or of every entry of a manifest (written to 'units')")
     e.add_argument("input", type=Path)
-    e.add_argument("--tokenizer", type=Path, required=True)
+    e.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER, help="default: the shipped tokenizer")
     e.add_argument("--audio-field", default="answer_audio")
     e.add_argument("--whisper", type=Path, default=None)
     e.add_argument("--force", action="store_true", help="re-encode files that exist")
@@ -118,7 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=cmd_vocoder_train)
     d = voc.add_parser("decode", help="units (.npy or whitespace-separated text) -> wav")
     d.add_argument("units", type=Path)
-    d.add_argument("--vocoder", type=Path, required=True)
+    d.add_argument("--vocoder", type=Path, default=DEFAULT_VOCODER, help="default: the shipped vocoder")
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--stream", action="store_true", help="decode chunk by chunk as a stream")
     d.add_argument("--chunk", type=int, default=15)
