@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from vocalnet.audio.io import resample
-from vocalnet.tokenizer.speech_tokenizer import SpeechTokenizer, TokenizerConfig
+from vocalnet.tokenizer.speech_tokenizer import SpeechTokenizer, TokenizerConfig, WhisperFeatures
 from vocalnet.training.run import train
 from vocalnet.vocoder.unit_to_latent import UnitToLatent, UnitToLatentConfig
 
@@ -50,6 +50,17 @@ def test_tokenizer_rate_range_and_determinism(tokenizer: SpeechTokenizer, piper_
     assert units.min() >= 0 and units.max() < 16
     assert np.array_equal(units, tokenizer.encode(audio))
     assert len(set(units.tolist())) > 3  # speech maps to several units
+
+
+def test_edge_padding_keeps_the_token_count(assets) -> None:
+    padded, plain = WhisperFeatures(assets.whisper, 2, 2, 12), WhisperFeatures(assets.whisper, 2, 2, 0)
+    rng = np.random.default_rng(0)
+    for n in (800, 16000, 16159, 16160, 17000, 33333):
+        wav = (0.1 * rng.standard_normal(n)).astype(np.float32)
+        assert len(padded(wav)) == len(plain(wav))
+    wav = (0.1 * rng.standard_normal(32000)).astype(np.float32)
+    middle = slice(15, 35)  # far from both edges: padding changes the context only a little there
+    assert torch.nn.functional.cosine_similarity(padded(wav)[middle], plain(wav)[middle]).min() > 0.9
 
 
 def test_tokenizer_load_errors(tmp_path: Path) -> None:
@@ -116,3 +127,23 @@ def test_vocoder_recipe_learns_latents(tokenizer, piper_clips, tmp_path: Path) -
     losses = [json.loads(l)["loss"] for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert losses[-1] < 0.8 * losses[0]
     assert UnitToLatent.load(out).config.channels == 64
+
+
+def test_shipped_tokenizer_and_vocoder_resynthesise_intelligibly(assets, voice, piper_clips) -> None:
+    """The shipped 1024-unit tokenizer + vocoder: piper audio -> units -> audio stays understandable."""
+    from vocalnet.evaluation.asr import AsrJudge
+    from vocalnet.evaluation.text_norm import word_errors
+    from vocalnet.models import DEFAULT_TOKENIZER, DEFAULT_VOCODER
+
+    tok, voc = SpeechTokenizer.load(DEFAULT_TOKENIZER, assets.whisper), Vocoder.load(DEFAULT_VOCODER)
+    assert tok.vocab_size == voc.u2l.config.unit_vocab_size == 1024
+    asr = AsrJudge()
+    edits = words = 0
+    for text, (audio, _) in zip(SENTENCES, piper_clips):
+        units = tok.encode(resample(audio, 22050, 16000))
+        assert abs(len(units) - 25 * len(audio) / 22050) <= 2  # 25 Hz
+        out = voc.decode(units)
+        assert np.isfinite(out).all() and abs(len(out) - len(audio)) <= 0.05 * 22050
+        errs = word_errors(text, asr.transcribe(resample(out, 22050, 16000)))
+        edits, words = edits + errs.edits, words + errs.ref_len
+    assert edits / words <= 0.25, f"resynthesis WER {edits / words:.2f}"

@@ -25,6 +25,14 @@ class LogMel:
     def num_mel_bins(self) -> int:
         return self.extractor.feature_size
 
+    @property
+    def hop(self) -> int:
+        return self.extractor.hop_length
+
+    def frames(self, num_samples: int) -> int:
+        """Mel frames of `num_samples` of audio."""
+        return num_samples // self.hop
+
     def __call__(self, wav: np.ndarray) -> torch.Tensor:
         out = self.extractor(wav, sampling_rate=SAMPLE_RATE, padding="longest", return_tensors="np")
         return torch.from_numpy(out.input_features[0])

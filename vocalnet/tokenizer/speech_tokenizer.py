@@ -36,18 +36,19 @@ class TokenizerConfig:
     layer: int = 2  # Whisper encoder layer whose output is clustered (-1: final, after layer norm)
     pool: int = 2  # 50 Hz encoder frames averaged per token
     seed: int = 0
+    edge_pad_tokens: int = 12  # silence added at both ends while encoding (then cut): normal context at the edges
 
 
 class WhisperFeatures:
     """16 kHz audio -> pooled Whisper encoder features (T_tokens, D)."""
 
-    def __init__(self, whisper_dir: str | Path, layer: int = -1, pool: int = 2) -> None:
+    def __init__(self, whisper_dir: str | Path, layer: int = -1, pool: int = 2, edge_pad_tokens: int = 0) -> None:
         self.logmel = LogMel(whisper_dir)
         self.encoder = SpeechEncoder.from_pretrained(whisper_dir).eval()
         n_layers = len(self.encoder.whisper.layers)
         if not -1 <= layer < n_layers:
             raise ValueError(f"layer must be -1 or in [0, {n_layers}), got {layer}")
-        self.layer, self.pool = layer, pool
+        self.layer, self.pool, self.edge_pad = layer, pool, edge_pad_tokens
 
     @property
     def dim(self) -> int:
@@ -55,6 +56,16 @@ class WhisperFeatures:
 
     @torch.inference_mode()
     def __call__(self, wav16k: np.ndarray) -> torch.Tensor:
+        """Without padding the encoder sees an abrupt start and end, and the edge tokens come out
+        atypical (a spurious onset, a lost last word after resynthesis): `edge_pad` tokens' worth of
+        silence on both sides gives the edges ordinary context; the padded tokens are cut off again."""
+        if not self.edge_pad:
+            return self._pooled(wav16k)
+        n_tokens = -(-(-(-self.logmel.frames(len(wav16k)) // 2)) // self.pool)  # ceil(ceil(mel / 2) / pool)
+        pad = np.zeros(self.edge_pad * self.pool * 2 * self.logmel.hop, dtype=np.float32)
+        return self._pooled(np.concatenate([pad, wav16k.astype(np.float32), pad]))[self.edge_pad : self.edge_pad + n_tokens]
+
+    def _pooled(self, wav16k: np.ndarray) -> torch.Tensor:
         mel = self.logmel(wav16k)[None]
         if self.layer == -1:
             h, _ = self.encoder(mel)
@@ -107,7 +118,7 @@ class SpeechTokenizer:
         from tqdm import tqdm
 
         config = config or TokenizerConfig()
-        feats = WhisperFeatures(whisper_dir, config.layer, config.pool)
+        feats = WhisperFeatures(whisper_dir, config.layer, config.pool, config.edge_pad_tokens)
         chunks, total = [], 0
         for wav in tqdm(wavs, desc="tokenizer features", disable=not progress, unit="utt"):
             f = feats(wav).numpy()
@@ -138,5 +149,5 @@ class SpeechTokenizer:
             from ..assets import default_asset_paths
 
             whisper_dir = default_asset_paths().whisper
-        feats = WhisperFeatures(whisper_dir, config.layer, config.pool)
+        feats = WhisperFeatures(whisper_dir, config.layer, config.pool, config.edge_pad_tokens)
         return cls(load_file(str(path / WEIGHTS_NAME))["centroids"].float(), config, feats)
