@@ -66,7 +66,7 @@ class StreamingVocoder:
     """
 
     def __init__(self, vocoder: Vocoder, chunk_units: int = 15, left_context: int = LEFT_CONTEXT,
-                 right_context: int = RIGHT_CONTEXT, growth: float = 2.0, max_chunk_units: int = 60) -> None:
+                 right_context: int = RIGHT_CONTEXT, growth: float = 2.0, max_chunk_units: int = 120) -> None:
         if chunk_units < 1 or growth < 1 or max_chunk_units < chunk_units:
             raise ValueError("need chunk_units >= 1, growth >= 1 and max_chunk_units >= chunk_units")
         self.v, self.first_chunk = vocoder, chunk_units
