@@ -131,6 +131,9 @@ def test_resume_after_kill_matches_uninterrupted_run(stage1: Path, corpus: Path,
     done = sorted(int(p.parent.name.split("-")[1]) for p in ckpts.glob("step-*/trainer_state.json"))
     assert done and done[-1] < 8, "the run was not interrupted mid-way"
     resumed = train(cfg)
+    records = [json.loads(line) for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
+    ref_records = [json.loads(line) for line in (ref / ".." / "log.jsonl").read_text().splitlines()]
+    assert records[-1]["samples"] == ref_records[-1]["samples"]  # counted over the killed and the resumed run
     a, b = load_file(str(ref / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6), k

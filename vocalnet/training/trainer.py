@@ -88,7 +88,8 @@ class Trainer:
         done = [p for p in self.ckpt_root.glob("step-*") if (p / STATE_NAME).is_file()]
         return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
 
-    def _save(self, acc: Accelerator, model: nn.Module, opt, sched, step: int, epoch: int, batch_in_epoch: int) -> None:
+    def _save(self, acc: Accelerator, model: nn.Module, opt, sched, step: int, epoch: int, batch_in_epoch: int,
+              progress: dict[str, float]) -> None:
         final = self.ckpt_root / f"step-{step}"
         tmp = self.ckpt_root / f".step-{step}.tmp"
         if acc.is_main_process:
@@ -102,7 +103,7 @@ class Trainer:
             save_file(trainable, str(tmp / "trainable.safetensors"))
             torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": _rng_state()}, tmp / "optim.pt")
         if acc.is_main_process:
-            (tmp / STATE_NAME).write_text(json.dumps({"step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch}))
+            (tmp / STATE_NAME).write_text(json.dumps({"step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch, **progress}))
             os.replace(tmp, final)
             for old in sorted(self.ckpt_root.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[: -self.cfg.keep_checkpoints]:
                 shutil.rmtree(old, ignore_errors=True)
@@ -151,15 +152,16 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         acc.init_trackers("tb", config={"stage": cfg.stage, "lr": cfg.optim.lr, "total_steps": total})
 
-        step, epoch, skip = 0, 0, 0
+        step, epoch, skip, seen0, elapsed0 = 0, 0, 0, 0, 0.0
         ckpt = self.latest_checkpoint()
         if ckpt is not None:
             st = self._load(acc, model, opt, sched, ckpt)
             step, epoch, skip = st["step"], st["epoch"], st["batch_in_epoch"]
+            seen0, elapsed0 = st.get("samples", 0), st.get("elapsed_s", 0.0)  # totals over all runs
             acc.print(f"resumed from {ckpt} (step {step})")
         log = (self.out / "log.jsonl").open("a") if acc.is_main_process else None
         bar = tqdm(total=total, initial=step, desc=f"train {cfg.stage}", disable=not acc.is_main_process)
-        t0, seen = time.time(), 0
+        t0, seen = time.time() - elapsed0, seen0
         model.train()
         while step < total:
             dl = self._epoch_loader(acc, train_ds, epoch)
@@ -191,7 +193,8 @@ class Trainer:
                         log.write(json.dumps(record) + "\n")
                         log.flush()
                 if step % cfg.save_every == 0 or step == total:
-                    self._save(acc, model, opt, sched, step, epoch, b_idx + 1)
+                    self._save(acc, model, opt, sched, step, epoch, b_idx + 1,
+                               {"samples": seen, "elapsed_s": round(time.time() - t0, 1)})
                 if step >= total:
                     break
             else:
