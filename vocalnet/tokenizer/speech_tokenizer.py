@@ -14,6 +14,7 @@ and 85% for the final layer, whose features are too contextual for k-means to ke
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
@@ -28,6 +29,7 @@ from ..encoder.speech_encoder import SpeechEncoder
 
 CONFIG_NAME = "tokenizer.json"
 WEIGHTS_NAME = "centroids.safetensors"
+MEL_FRAMES_PER_ENCODER_FRAME = 2  # Whisper's second conv has stride 2
 
 
 @dataclass
@@ -61,8 +63,9 @@ class WhisperFeatures:
         silence on both sides gives the edges ordinary context; the padded tokens are cut off again."""
         if not self.edge_pad:
             return self._pooled(wav16k)
-        n_tokens = -(-(-(-self.logmel.frames(len(wav16k)) // 2)) // self.pool)  # ceil(ceil(mel / 2) / pool)
-        pad = np.zeros(self.edge_pad * self.pool * 2 * self.logmel.hop, dtype=np.float32)
+        encoder_frames = math.ceil(self.logmel.frames(len(wav16k)) / MEL_FRAMES_PER_ENCODER_FRAME)
+        n_tokens = math.ceil(encoder_frames / self.pool)
+        pad = np.zeros(self.edge_pad * self.pool * MEL_FRAMES_PER_ENCODER_FRAME * self.logmel.hop, dtype=np.float32)
         return self._pooled(np.concatenate([pad, wav16k.astype(np.float32), pad]))[self.edge_pad : self.edge_pad + n_tokens]
 
     def _pooled(self, wav16k: np.ndarray) -> torch.Tensor:

@@ -194,7 +194,7 @@ class Trainer:
                         log.flush()
                 if step % cfg.save_every == 0 or step == total:
                     self._save(acc, model, opt, sched, step, epoch, b_idx + 1,
-                               {"samples": seen, "elapsed_s": round(time.time() - t0, 1)})
+                               {k: record[k] for k in ("samples", "elapsed_s")})
                 if step >= total:
                     break
             else:
