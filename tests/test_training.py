@@ -21,7 +21,9 @@ from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperMo
 from vocalnet.llm.backbone import load_tokenizer
 from vocalnet.modeling import VocalNetModel
 from vocalnet.training.config import TrainConfig
+from vocalnet.training.recipes.stage1_s2t import Stage1Recipe
 from vocalnet.training.run import train
+from vocalnet.training.trainer import param_groups
 
 UNITS = 40
 ANSWERS = ["Paris is the capital.", "Two plus two is four.", "The sky is blue.", "Cats like to sleep."]
@@ -39,7 +41,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, assets) -> Path:
         (root / "u").mkdir(exist_ok=True)
         sf.write(root / "q" / f"{i}.wav", wav, 16000)
         np.save(root / "u" / f"{i}.npy", rng.integers(0, UNITS, 30 + 3 * i))
-        entries.append({"id": f"d{i}", "speech": f"q/{i}.wav", "units": f"u/{i}.npy",
+        entries.append({"id": f"d{i}", "speech": f"q/{i}.wav", "units": f"u/{i}.npy", "question": f"What is item {i}?",
                         "conversations": [{"from": "human", "value": "<speech>"},
                                           {"from": "gpt", "value": ANSWERS[i % 4]}]})
     (root / "train.json").write_text(json.dumps(entries))
@@ -79,7 +81,39 @@ def losses(folder: Path) -> list[float]:
 @pytest.fixture(scope="module")
 def stage1(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "s1"
-    return train(write_config(corpus, out, "s2t"))
+    return train(write_config(corpus, out, "s2t", repeat_question=0.5,
+                              optim={"lr": 3e-3, "batch_size": 4, "max_steps": 8, "warmup_ratio": 0.0,
+                                     "param_lr": {"speech_projector": 1e-2}}))
+
+
+def test_stage1_repeat_items_use_their_own_prompt_and_the_question_as_target(corpus: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig.load(write_config(corpus, tmp_path / "r", "s2t", repeat_question=0.5))
+    recipe = Stage1Recipe(cfg)
+    module = recipe.build()
+    train_ds, dev_ds = recipe.datasets(module)
+    assert len(train_ds) == 12 and len(dev_ds) == 2  # 8 answer items + 4 repeat items; dev answers only
+    repeats = [train_ds[i] for i in range(len(train_ds)) if train_ds.items[i].task == "repeat"]
+    assert len({d.id for d, _ in repeats}) == 4
+    batch = recipe.collate([train_ds[0], repeats[0]])
+    tok = module.model.tokenizer
+    assert batch["answers"][0] == tok(train_ds.items[0].answer, add_special_tokens=False)["input_ids"]
+    assert batch["answers"][1] == tok(repeats[0][0].question, add_special_tokens=False)["input_ids"]
+    assert batch["prompts"][0] == module.model.prompt and batch["prompts"][1] != module.model.prompt
+    assert "word for word" in tok.decode(batch["prompts"][1].before)
+    inp = module.model.build_llm_inputs(torch.zeros(2, 3, 48), torch.tensor([3, 3]), batch["answers"], batch["prompts"])
+    for i in range(2):  # labels start right after each sample's own prompt + speech
+        assert inp.answer_start[i] == len(batch["prompts"][i].before) + 3 + len(batch["prompts"][i].after)
+        assert inp.labels[i, inp.answer_start[i]:inp.answer_start[i] + len(batch["answers"][i])].tolist() == batch["answers"][i]
+
+
+def test_param_lr_groups() -> None:
+    net = torch.nn.ModuleDict({"speech_projector": torch.nn.Linear(2, 2), "llm": torch.nn.Linear(2, 2),
+                               "frozen": torch.nn.Linear(2, 2)})
+    net["frozen"].requires_grad_(False)
+    groups = {g["lr"]: len(g["params"]) for g in param_groups(net, 2e-4, {"speech_projector": 1e-3})}
+    assert groups == {1e-3: 2, 2e-4: 2}
+    with pytest.raises(ValueError, match="match no trainable"):
+        param_groups(net, 2e-4, {"frozen": 1e-3})
 
 
 def test_stage1_trains_adaptor_and_lora(stage1: Path) -> None:

@@ -182,15 +182,18 @@ class VocalNetModel(nn.Module):
         h, lens = self.speech_encoder(mel, mel_lens)
         return self.speech_projector(h, lens)
 
-    def build_llm_inputs(self, speech: torch.Tensor, speech_lens: torch.Tensor, answers: list[list[int]]) -> LLMInputs:
-        """[prompt before] + speech + [prompt after] + answer + <eot>, right-padded; labels on answer+eot."""
+    def build_llm_inputs(self, speech: torch.Tensor, speech_lens: torch.Tensor, answers: list[list[int]],
+                         prompts: list[Prompt] | None = None) -> LLMInputs:
+        """[prompt before] + speech + [prompt after] + answer + <eot>, right-padded; labels on answer+eot.
+
+        `prompts` gives each sample its own chat prompt (default: the model's, for all)."""
         embed = self.llm.get_input_embeddings()
         dev = speech.device
-        p = self.prompt
-        before = embed(torch.tensor(p.before, device=dev))
-        after = embed(torch.tensor(p.after, device=dev))
         seqs, labels, starts = [], [], []
         for i, ans in enumerate(answers):
+            p = prompts[i] if prompts is not None else self.prompt
+            before = embed(torch.tensor(p.before, device=dev))
+            after = embed(torch.tensor(p.after, device=dev)) if p.after else before[:0]
             ans_ids = list(ans) + [self.eot_id]
             n = int(speech_lens[i])
             seqs.append(torch.cat([before, speech[i, :n], after, embed(torch.tensor(ans_ids, device=dev))]))

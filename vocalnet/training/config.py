@@ -24,6 +24,9 @@ class OptimConfig:
     batch_size: int = 8  # per process
     grad_accum: int = 1
     max_grad_norm: float = 1.0
+    # per-parameter learning rates: parameters whose name contains KEY train at lr VALUE
+    # (e.g. {speech_projector: 1.0e-3} for a freshly initialised adaptor beside LoRA at `lr`)
+    param_lr: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +58,10 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     mask_mode: str = "random"
+    # stage 1: fraction of training dialogues also used as "repeat the question" items, a dense
+    # speech-to-text alignment task beside answering (the adaptor must carry the words, not the gist)
+    repeat_question: float = 0.0
+    repeat_prompt: str = "Repeat the user's question word for word."
     max_train_samples: int | None = None
     max_dev_samples: int | None = 64
     max_query_seconds: float = 30.0
@@ -77,8 +84,10 @@ class TrainConfig:
             raise ConfigError("give exactly one of `model` (a VocalNetConfig) or `init_from` (a checkpoint folder)")
         if self.optim.batch_size < 1 or self.optim.grad_accum < 1:
             raise ConfigError("batch_size and grad_accum must be >= 1")
-        if self.optim.lr <= 0:
-            raise ConfigError(f"lr must be > 0, got {self.optim.lr}")
+        if self.optim.lr <= 0 or any(v <= 0 for v in self.optim.param_lr.values()):
+            raise ConfigError(f"learning rates must be > 0, got lr={self.optim.lr}, param_lr={self.optim.param_lr}")
+        if not 0.0 <= self.repeat_question <= 1.0:
+            raise ConfigError(f"repeat_question is a fraction in [0, 1], got {self.repeat_question}")
 
     @classmethod
     def load(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> "TrainConfig":

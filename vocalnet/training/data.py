@@ -8,6 +8,7 @@ the speech generator.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
@@ -22,12 +23,26 @@ from torch.utils.data import Dataset
 from ..data.manifest import ManifestError, entry_file, gpt_answer, read_entries
 
 
-@dataclass
+@dataclass(frozen=True)
 class Dialogue:
+    """One training item. `target` is the text the LLM learns to produce: the gpt answer, or, for
+    task "repeat", the question itself (stage 1's dense speech-to-text alignment items)."""
+
     id: str
     query_wav: Path
     answer: str
     units: Path | None
+    question: str | None = None
+    task: str = "answer"
+
+    @property
+    def target(self) -> str:
+        return self.question if self.task == "repeat" else self.answer
+
+    def as_repeat(self) -> "Dialogue":
+        if not self.question:
+            raise ManifestError(f"entry {self.id} has no `question` text to repeat")
+        return dataclasses.replace(self, task="repeat")
 
 
 def load_dialogues(manifest: str | Path, limit: int | None = None) -> list[Dialogue]:
@@ -38,7 +53,7 @@ def load_dialogues(manifest: str | Path, limit: int | None = None) -> list[Dialo
         if not answer:
             raise ManifestError(f"{manifest}: entry {i} ({e['id']}) has no gpt answer")
         units = entry_file(manifest, e, "units") if e.get("units") else None
-        dialogues.append(Dialogue(str(e["id"]), entry_file(manifest, e, "speech"), answer, units))
+        dialogues.append(Dialogue(str(e["id"]), entry_file(manifest, e, "speech"), answer, units, e.get("question")))
     return dialogues
 
 

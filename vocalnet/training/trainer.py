@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
+from ..generator.config import ConfigError
 from .config import TrainConfig
 
 STATE_NAME = "trainer_state.json"
@@ -73,6 +74,24 @@ def global_loss(acc: Accelerator, terms: list[tuple[float, torch.Tensor, torch.T
     loss = sum(w * s * acc.num_processes / gc.clamp(min=1) for (w, s, _), gc in zip(terms, global_counts))
     reported = acc.reduce(loss.detach(), reduction="mean") if acc.num_processes > 1 else loss.detach()
     return loss, float(reported)
+
+
+def param_groups(model: nn.Module, lr: float, param_lr: dict[str, float]) -> list[dict[str, Any]]:
+    """Trainable parameters grouped by learning rate: the first `param_lr` key contained in a
+    parameter's name sets its lr, the rest train at `lr`. A key matching nothing is an error."""
+    groups: dict[float, list[nn.Parameter]] = {}
+    used: set[str] = set()
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        key = next((k for k in param_lr if k in name), None)
+        if key is not None:
+            used.add(key)
+        groups.setdefault(param_lr[key] if key else lr, []).append(p)
+    unused = sorted(set(param_lr) - used)
+    if unused:
+        raise ConfigError(f"optim.param_lr keys match no trainable parameter: {unused}")
+    return [{"params": ps, "lr": group_lr} for group_lr, ps in groups.items()]
 
 
 class Trainer:
@@ -137,7 +156,8 @@ class Trainer:
         if len(train_ds) == 0:
             raise ValueError("the training manifest is empty")
         params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        opt = torch.optim.AdamW(param_groups(model, cfg.optim.lr, cfg.optim.param_lr),
+                                lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
         dl = self._epoch_loader(acc, train_ds, 0)
         steps_per_epoch = math.ceil(len(dl) / cfg.optim.grad_accum)
         total = cfg.optim.max_steps or max(1, math.ceil(cfg.optim.epochs * steps_per_epoch))

@@ -1,6 +1,9 @@
 """Stage 1, modality alignment (speech -> text): encoder frozen, adaptor trained, LoRA on the LLM.
 
-Loss: the LLM's cross-entropy on answer + end-of-turn. Frozen Whisper outputs are cached per query.
+Loss: the LLM's cross-entropy on answer + end-of-turn. With `repeat_question` > 0 a share of the
+dialogues also appears as a "repeat the question" item (its own system prompt, the question text as
+target): a dense alignment task that makes the adaptor carry the words of the query, which answering
+alone teaches slowly. Frozen Whisper outputs are cached per query (both tasks share them).
 Export: a vocalnet checkpoint holding the adaptor, the LoRA adapters (mergeable with
 `VocalNetModel.merge_lora`) and the (still untrained) speech generator; the base LLM and Whisper are
 referenced, not copied.
@@ -9,6 +12,7 @@ referenced, not copied.
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ import torch.nn.functional as F
 from ...audio.features import LogMel
 from ...audio.io import load_audio
 from ...config import VocalNetConfig
+from ...llm.backbone import Prompt, build_prompt
 from ...modeling import VocalNetModel
 from ..config import TrainConfig
 from ..trainer import LossModule
@@ -28,6 +33,7 @@ class Stage1Recipe:
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self.model: VocalNetModel | None = None
+        self._repeat_prompt: Prompt | None = None
 
     def build(self) -> LossModule:
         mcfg = VocalNetConfig.from_dict({"model_type": "vocalnet", **self.cfg.model})
@@ -52,7 +58,17 @@ class Stage1Recipe:
     def datasets(self, module: LossModule) -> tuple[DialogueDataset, DialogueDataset | None]:
         c = module.model.config
         fp = f"encoder:{c.speech_encoder}:{c.encoder_config}:pad{c.encoder_pad_to_30s}"
-        return cached_datasets(self.cfg, "whisper-encoder", self._featurize, fp, "Whisper features")
+        train, dev = cached_datasets(self.cfg, "whisper-encoder", self._featurize, fp, "Whisper features")
+        k = round(self.cfg.repeat_question * len(train.items))
+        train.items = train.items + [d.as_repeat() for d in random.Random(self.cfg.seed).sample(train.items, k)]
+        return train, dev
+
+    def _prompt(self, task: str) -> Prompt:
+        if task == "repeat":
+            if self._repeat_prompt is None:
+                self._repeat_prompt = build_prompt(self.model.tokenizer, self.cfg.repeat_prompt)
+            return self._repeat_prompt
+        return self.model.prompt
 
     def collate(self, items: list[tuple[Dialogue, torch.Tensor]]) -> dict[str, Any]:
         feats = [f for _, f in items]
@@ -61,14 +77,14 @@ class Stage1Recipe:
         for i, f in enumerate(feats):
             x[i, : f.shape[0]] = f
         tok = self.model.tokenizer
-        answers = [tok(d.answer, add_special_tokens=False)["input_ids"] for d, _ in items]
-        return {"enc": x, "enc_lens": lens, "answers": answers}
+        answers = [tok(d.target, add_special_tokens=False)["input_ids"] for d, _ in items]
+        return {"enc": x, "enc_lens": lens, "answers": answers, "prompts": [self._prompt(d.task) for d, _ in items]}
 
     def loss_terms(self, model: VocalNetModel, batch: dict[str, Any]) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
         """Text CE on answer + end-of-turn. The vocabulary projection runs only where there is a
         label (a third of the positions): most of a CPU step would otherwise go to prompt logits."""
         speech, lens = model.speech_projector(batch["enc"], batch["enc_lens"])
-        inp = model.build_llm_inputs(speech, lens, batch["answers"])
+        inp = model.build_llm_inputs(speech, lens, batch["answers"], batch["prompts"])
         hidden = model.llm.get_decoder()(inputs_embeds=inp.inputs_embeds, attention_mask=inp.attention_mask).last_hidden_state
         labels = inp.labels[:, 1:]
         keep = labels != -100
