@@ -1,7 +1,7 @@
 """Assemble a shippable VocalNet model folder: trained parts only, fp16, plus tokenizer and vocoder.
 
 Layout: config.json + model.safetensors (adaptor, LoRA adapters, speech generator; the base LLM and
-Whisper come from `vocalnet assets prepare`), tokenizer/ (unit centroids), vocoder/ (unit-to-latent).
+Whisper come from `vocalnet assets prepare`), tokenizer/ (its quantiser), vocoder/ (unit-to-latent).
 """
 
 from __future__ import annotations
