@@ -25,6 +25,7 @@ class FSQBottleneck(nn.Module):
 
     def __init__(self, dim: int, levels: list[int], pool: int) -> None:
         super().__init__()
+        self.norm = nn.LayerNorm(dim)  # unit-scale inputs spread over the levels (raw ones sit near the centre code)
         self.fsq = FSQ(levels=list(levels), dim=dim)
         self.up = nn.Linear(dim, dim * pool)
         self.pool = pool
@@ -34,10 +35,10 @@ class FSQBottleneck(nn.Module):
         return self.fsq.codebook_size
 
     def encode(self, feats: torch.Tensor) -> torch.Tensor:
-        return self.fsq(feats)[1].long()
+        return self.fsq(self.norm(feats))[1].long()
 
     def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        quantized, codes = self.fsq(feats)
+        quantized, codes = self.fsq(self.norm(feats))
         B, T, D = quantized.shape
         return self.up(quantized).view(B, T * self.pool, D), codes.long()
 
