@@ -10,9 +10,8 @@ The clustered layer defaults to Whisper tiny.en's third layer (index 2): in a re
 (units -> vocoder -> ASR, 583 training answers) its units gave 17% WER, against 28% for layer 1
 and 85% for the final layer, whose features are too contextual for k-means to keep the phones.
 
-Two quantisers share these features: "kmeans" (unsupervised, `SpeechTokenizer.train`) and "fsq"
-(supervised: an FSQ bottleneck trained so that the rest of Whisper still transcribes the audio,
-`tokenizer.supervised` and the "tokenizer" training recipe).
+The quantiser is a module with `encode(features) -> ids` saved as `quantizer.safetensors`, so other
+quantisers (e.g. a supervised one) can share the features, the file layout and `encode`.
 """
 
 from __future__ import annotations
@@ -34,27 +33,22 @@ from ..encoder.speech_encoder import SpeechEncoder
 
 CONFIG_NAME = "tokenizer.json"
 WEIGHTS_NAME = "quantizer.safetensors"
-METHODS = ("kmeans", "fsq")
+METHODS = ("kmeans",)
 MEL_FRAMES_PER_ENCODER_FRAME = 2  # Whisper's second conv has stride 2
 
 
 @dataclass
 class TokenizerConfig:
-    vocab_size: int = 1024  # "fsq": the product of `levels`
+    vocab_size: int = 1024
     layer: int = 2  # Whisper encoder layer whose output is clustered (-1: final, after layer norm)
     pool: int = 2  # 50 Hz encoder frames averaged per token
     seed: int = 0
     edge_pad_tokens: int = 12  # silence added at both ends while encoding (then cut): normal context at the edges
     method: str = "kmeans"
-    levels: list[int] | None = None  # "fsq": quantisation levels per code dimension
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"tokenizer method must be one of {METHODS}, got {self.method!r}")
-        if self.method == "fsq":
-            if not self.levels or min(self.levels) < 2:
-                raise ValueError(f"fsq needs levels >= 2 per dimension, got {self.levels}")
-            self.vocab_size = math.prod(self.levels)
 
 
 class KMeansQuantizer(nn.Module):
@@ -71,10 +65,6 @@ class KMeansQuantizer(nn.Module):
 
 
 def build_quantizer(config: TokenizerConfig, dim: int) -> nn.Module:
-    if config.method == "fsq":
-        from .supervised import FSQBottleneck
-
-        return FSQBottleneck(dim, config.levels, config.pool)
     return KMeansQuantizer(torch.zeros(config.vocab_size, dim))
 
 

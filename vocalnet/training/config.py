@@ -11,7 +11,7 @@ import yaml
 
 from ..generator.config import ConfigError
 
-STAGES = ("s2t", "s2s", "vocoder", "tokenizer")
+STAGES = ("s2t", "s2s", "vocoder")
 
 
 @dataclass

@@ -13,7 +13,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -79,13 +79,11 @@ class TensorCache:
 
 
 class DialogueDataset(Dataset):
-    """Index -> (item, cached tensor). `featurize` computes the frozen features of an item (a Dialogue
-    by default), cached under the item's id and `source` file (the query audio by default)."""
+    """Index -> (Dialogue, cached tensor). `featurize` computes the frozen features of a dialogue."""
 
-    def __init__(self, dialogues: list, cache: TensorCache, featurize: Callable[[Any], torch.Tensor],
-                 fingerprint: str, source: Callable[[Any], Path] = lambda d: d.query_wav) -> None:
+    def __init__(self, dialogues: list[Dialogue], cache: TensorCache, featurize: Callable[[Dialogue], torch.Tensor],
+                 fingerprint: str) -> None:
         self.items, self.cache, self.featurize, self.fingerprint = dialogues, cache, featurize, fingerprint
-        self.source = source
 
     def __len__(self) -> int:
         return len(self.items)
@@ -99,7 +97,7 @@ class DialogueDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Dialogue, torch.Tensor]:
         d = self.items[i]
-        key = f"{self.fingerprint}|{d.id}|{self.source(d)}"
+        key = f"{self.fingerprint}|{d.id}|{d.query_wav}"
         return d, self.cache.get_or_compute(key, lambda: self.featurize(d))
 
 

@@ -8,11 +8,10 @@ from typing import Any
 from .config import TrainConfig
 from .recipes.stage1_s2t import Stage1Recipe
 from .recipes.stage2_s2s import Stage2Recipe
-from .recipes.tokenizer_fsq import TokenizerRecipe
 from .recipes.vocoder_u2l import VocoderRecipe
 from .trainer import Trainer
 
-RECIPES = {"s2t": Stage1Recipe, "s2s": Stage2Recipe, "vocoder": VocoderRecipe, "tokenizer": TokenizerRecipe}
+RECIPES = {"s2t": Stage1Recipe, "s2s": Stage2Recipe, "vocoder": VocoderRecipe}
 
 
 def train(config: str | Path, overrides: dict[str, Any] | None = None) -> Path:
