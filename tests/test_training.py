@@ -41,7 +41,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, assets) -> Path:
         (root / "u").mkdir(exist_ok=True)
         sf.write(root / "q" / f"{i}.wav", wav, 16000)
         np.save(root / "u" / f"{i}.npy", rng.integers(0, UNITS, 30 + 3 * i))
-        entries.append({"id": f"d{i}", "speech": f"q/{i}.wav", "units": f"u/{i}.npy", "question": f"What is item {i}?",
+        entries.append({"id": f"d{i}", "speech": f"q/{i}.wav", "units": f"u/{i}.npy", "question": f"What is item {i}?", "answer_audio": f"q/{(i + 1) % 8}.wav",
                         "conversations": [{"from": "human", "value": "<speech>"},
                                           {"from": "gpt", "value": ANSWERS[i % 4]}]})
     (root / "train.json").write_text(json.dumps(entries))
@@ -104,6 +104,25 @@ def test_stage1_repeat_items_use_their_own_prompt_and_the_question_as_target(cor
     for i in range(2):  # labels start right after each sample's own prompt + speech
         assert inp.answer_start[i] == len(batch["prompts"][i].before) + 3 + len(batch["prompts"][i].after)
         assert inp.labels[i, inp.answer_start[i]:inp.answer_start[i] + len(batch["answers"][i])].tolist() == batch["answers"][i]
+
+
+def test_align_stage_spells_questions_and_answers_then_seeds_stage1(corpus: Path, tmp_path: Path) -> None:
+    """CTC alignment trains the adaptor alone (on questions and, with align_on_answers, answer audio);
+    stage 1 then starts from its adaptor."""
+    cfg = write_config(corpus, tmp_path / "align", "s2t", align_on_answers=True, feature_dropout=0.1)
+    spec = yaml.safe_load(cfg.read_text())
+    cfg.write_text(yaml.safe_dump({**spec, "stage": "align", "optim": {**spec["optim"], "lr": 1e-2, "batch_size": 8}}))
+    out = train(cfg)
+    ls = losses(tmp_path / "align")
+    assert len(ls) == 8 and ls[-1] < ls[0]
+    records = [json.loads(l) for l in (tmp_path / "align" / "log.jsonl").read_text().splitlines()]
+    assert records[-1]["samples"] == 64  # 8 steps x 8: the 16 items (8 questions + 8 answer readings) cycle
+    stored = load_file(str(out / "model.safetensors"))
+    assert any(k.startswith("speech_projector.") for k in stored)
+    assert not any("ctc_head" in k or "lora_" in k for k in stored)
+    recipe = Stage1Recipe(TrainConfig.load(write_config(corpus, tmp_path / "s1", "s2t", adaptor_from=str(out))))
+    seeded = recipe.build().model.speech_projector.state_dict()
+    assert all(torch.equal(seeded[k], stored[f"speech_projector.{k}"].float()) for k in seeded)
 
 
 def test_param_lr_groups() -> None:

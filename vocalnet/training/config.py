@@ -11,7 +11,7 @@ import yaml
 
 from ..generator.config import ConfigError
 
-STAGES = ("s2t", "s2s", "vocoder")
+STAGES = ("align", "s2t", "s2s", "vocoder")
 
 
 @dataclass
@@ -41,7 +41,8 @@ class LoraConfig:
 
 @dataclass
 class TrainConfig:
-    """stage "s2t" (stage 1: speech -> text, adaptor + LoRA) or "s2s" (stage 2: speech generator only).
+    """stage "align" (adaptor only, CTC to the question's tokens), "s2t" (stage 1: speech -> text, adaptor +
+    LoRA), "s2s" (stage 2: speech generator only) or "vocoder".
 
     model: a VocalNetConfig dict (stage 1 starts from it; for "vocoder", a UnitToLatentConfig dict) —
     or `init_from`, a vocalnet checkpoint folder (stage 2 starts from the stage-1 model). Relative
@@ -62,6 +63,9 @@ class TrainConfig:
     # speech-to-text alignment task beside answering (the adaptor must carry the words, not the gist)
     repeat_question: float = 0.0
     repeat_prompt: str = "Repeat the user's question word for word."
+    align_on_answers: bool = False  # align stage: also spell each answer from its audio (more, and more varied, words)
+    feature_dropout: float = 0.0  # align stage: dropout on the Whisper features while training (a small corpus overfits)
+    adaptor_from: str | None = None  # stage 1: start the adaptor from this model folder (the align stage's export)
     max_train_samples: int | None = None
     max_dev_samples: int | None = 64
     max_query_seconds: float = 30.0
@@ -105,7 +109,7 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown training config keys in {path}: {unknown}")
-        for key in ("output_dir", "train_manifest", "dev_manifest", "init_from", "cache_dir"):
+        for key in ("output_dir", "train_manifest", "dev_manifest", "init_from", "cache_dir", "adaptor_from"):
             if data.get(key) is not None:
                 data[key] = str(Path(data[key]).expanduser().resolve())
         try:

@@ -34,6 +34,7 @@ class Dialogue:
     units: Path | None
     question: str | None = None
     task: str = "answer"
+    answer_wav: Path | None = None
 
     @property
     def target(self) -> str:
@@ -53,7 +54,9 @@ def load_dialogues(manifest: str | Path, limit: int | None = None) -> list[Dialo
         if not answer:
             raise ManifestError(f"{manifest}: entry {i} ({e['id']}) has no gpt answer")
         units = entry_file(manifest, e, "units") if e.get("units") else None
-        dialogues.append(Dialogue(str(e["id"]), entry_file(manifest, e, "speech"), answer, units, e.get("question")))
+        answer_wav = entry_file(manifest, e, "answer_audio") if e.get("answer_audio") else None
+        dialogues.append(Dialogue(str(e["id"]), entry_file(manifest, e, "speech"), answer, units, e.get("question"),
+                                  answer_wav=answer_wav))
     return dialogues
 
 

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from .config import TrainConfig
+from .recipes.align_ctc import AlignRecipe
 from .recipes.stage1_s2t import Stage1Recipe
 from .recipes.stage2_s2s import Stage2Recipe
 from .recipes.vocoder_u2l import VocoderRecipe
 from .trainer import Trainer
 
-RECIPES = {"s2t": Stage1Recipe, "s2s": Stage2Recipe, "vocoder": VocoderRecipe}
+RECIPES = {"align": AlignRecipe, "s2t": Stage1Recipe, "s2s": Stage2Recipe, "vocoder": VocoderRecipe}
 
 
 def train(config: str | Path, overrides: dict[str, Any] | None = None) -> Path:

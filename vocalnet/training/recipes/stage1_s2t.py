@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from ...audio.features import LogMel
 from ...audio.io import load_audio
+from ...checkpoint.io import load_state_dict
 from ...config import VocalNetConfig
 from ...llm.backbone import Prompt, build_prompt
 from ...modeling import VocalNetModel
@@ -29,7 +30,18 @@ from ..trainer import LossModule
 from ..data import Dialogue, DialogueDataset, cached_datasets
 
 
+def adaptor_weights(model_dir: str | Path) -> dict[str, torch.Tensor]:
+    """The speech adaptor's tensors of a vocalnet model folder (e.g. the align stage's export)."""
+    prefix = "speech_projector."
+    state = {k[len(prefix):]: v.float() for k, v in load_state_dict(Path(model_dir)).items() if k.startswith(prefix)}
+    if not state:
+        raise FileNotFoundError(f"no speech adaptor weights in {model_dir}")
+    return state
+
+
 class Stage1Recipe:
+    uses_lora = True
+
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self.model: VocalNetModel | None = None
@@ -37,8 +49,10 @@ class Stage1Recipe:
 
     def build(self) -> LossModule:
         mcfg = VocalNetConfig.from_dict({"model_type": "vocalnet", **self.cfg.model})
-        mcfg.lora = dataclasses.asdict(self.cfg.lora)
+        mcfg.lora = dataclasses.asdict(self.cfg.lora) if self.uses_lora else None
         model = VocalNetModel.from_config(mcfg)
+        if self.cfg.adaptor_from:
+            model.speech_projector.load_state_dict(adaptor_weights(self.cfg.adaptor_from))
         if model.tokenizer is None:
             raise ValueError("stage 1 needs the LLM's tokenizer next to its weights")
         model.requires_grad_(False)

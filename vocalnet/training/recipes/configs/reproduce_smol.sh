@@ -13,6 +13,7 @@ vocalnet data check "$DATA" --allow-missing-units
 for split in train dev test; do vocalnet tokenizer encode "$DATA/$split.json" --tokenizer runs/smol/tokenizer; done
 vocalnet data check "$DATA" --vocab 1024
 vocalnet vocoder train --config $CFG/smol_vocoder.yaml
+vocalnet train --config $CFG/smol_align.yaml
 vocalnet train --config $CFG/smol_stage1.yaml
 vocalnet train --config $CFG/smol_stage2.yaml
 vocalnet package --trained runs/smol/stage2/final --tokenizer runs/smol/tokenizer \
