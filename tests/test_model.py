@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig
-from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from vocalnet.config import VocalNetConfig
 from vocalnet.encoder.adaptor import SpeechAdaptor
