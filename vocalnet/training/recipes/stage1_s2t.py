@@ -3,7 +3,8 @@
 Loss: the LLM's cross-entropy on answer + end-of-turn. With `repeat_question` > 0 a share of the
 dialogues also appears as a "repeat the question" item (its own system prompt, the question text as
 target): a dense alignment task that makes the adaptor carry the words of the query, which answering
-alone teaches slowly. Frozen Whisper outputs are cached per query (both tasks share them).
+alone teaches slowly. `adaptor_from` starts the adaptor from the align stage's CTC-trained one
+(`align_ctc`). Frozen Whisper outputs are cached per query (both tasks share them).
 Export: a vocalnet checkpoint holding the adaptor, the LoRA adapters (mergeable with
 `VocalNetModel.merge_lora`) and the (still untrained) speech generator; the base LLM and Whisper are
 referenced, not copied.
