@@ -102,3 +102,14 @@ def test_chat_cli(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     audio, sr = sf.read(out)
     assert sr == 22050 and len(audio) > 0
     assert cli_main(["chat", "--model", str(model_dir), str(tmp_path / "nope.wav")]) == 2
+
+
+def test_model_folder_without_vocoder_uses_the_shipped_one_and_checks_units(model_dir: Path, tmp_path: Path) -> None:
+    """A training export has no vocoder/: the shipped vocoder is used, and a unit-vocabulary mismatch
+    (here: a 64-unit generator against the shipped 1024-unit vocoder) is refused up front."""
+    import shutil
+
+    bare = tmp_path / "export"
+    shutil.copytree(model_dir, bare, ignore=shutil.ignore_patterns("vocoder"))
+    with pytest.raises(ValueError, match="vocoder reads 1024 units but the speech generator writes 64"):
+        VocalNet.from_pretrained(bare)

@@ -28,7 +28,7 @@ from .decoding.engine import SpeechDecoder
 from .decoding.optimize import for_inference
 from .decoding.sampling import DecodingOptions
 from .modeling import VocalNetModel
-from .models import DEFAULT_MODEL
+from .models import DEFAULT_MODEL, DEFAULT_VOCODER
 from .vocoder.vocoder import StreamingVocoder, Vocoder
 
 MAX_QUERY_SECONDS = 30.0
@@ -60,6 +60,9 @@ class VocalNet:
 
     def __init__(self, model: VocalNetModel, vocoder: Vocoder, mtp: int | None = None, precision: str = "int8",
                  vocoder_context: tuple[int, int] | None = None) -> None:
+        if vocoder.vocab_size != model.config.generator.unit_vocab_size:
+            raise ValueError(f"the vocoder reads {vocoder.vocab_size} units but the speech generator writes "
+                             f"{model.config.generator.unit_vocab_size}: they come from different tokenizers")
         model.merge_lora()
         model.llm = for_inference(model.llm, precision)
         self.model = model.eval()
@@ -73,11 +76,13 @@ class VocalNet:
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, **kw) -> "VocalNet":
-        """A vocalnet model folder with a `vocoder/` subfolder (default: the shipped vocalnet-smol)."""
+        """A vocalnet model folder (default: the shipped vocalnet-smol). Its `vocoder/` subfolder
+        renders the speech; a folder without one (e.g. a training export) uses the shipped vocoder."""
         path = Path(path) if path else DEFAULT_MODEL
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"no VocalNet model at {path}")
-        return cls(VocalNetModel.from_pretrained(path), Vocoder.load(path / "vocoder"), **kw)
+        vocoder = path / "vocoder" if (path / "vocoder").is_dir() else DEFAULT_VOCODER
+        return cls(VocalNetModel.from_pretrained(path), Vocoder.load(vocoder), **kw)
 
     # ---- inputs -------------------------------------------------------------------------------------------
     def _query_embeds(self, query: str | Path | np.ndarray | None, text: str | None, sr: int) -> torch.Tensor:

@@ -40,7 +40,7 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
 
     from ..evaluation.system import evaluate_system
 
-    mtp = [int(x) for x in args.mtp.split(",")]
+    mtp = [int(x) for x in args.mtp.split(",") if x.strip()]  # empty: accuracy only (e.g. a stage-1 model)
     report = evaluate_system(Path(args.model) if args.model else None, Path(args.data), mtp, args.limit, args.speech_limit,
                              args.precision)
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
@@ -83,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = judges.add_parser("run", help="the whole assistant on a test manifest, per MTP setting")
     run.add_argument("--model", default=None, help="model folder (default: the shipped vocalnet-smol)")
     run.add_argument("--data", required=True, help="test manifest (official format with question/reference)")
-    run.add_argument("--mtp", default="0,1,2,3,5", help="comma-separated MTP settings")
+    run.add_argument("--mtp", default="0,1,2,3,5", help="comma-separated MTP settings ('' for accuracy only)")
     run.add_argument("--limit", type=int, default=None, help="questions used for accuracy")
     run.add_argument("--speech-limit", type=int, default=40, help="questions used for spoken-answer metrics per m")
     run.add_argument("--precision", default="int8", choices=["int8", "fp32"], help="LLM and generator weights")
