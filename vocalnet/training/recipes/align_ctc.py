@@ -60,11 +60,11 @@ class AlignRecipe(Stage1Recipe):
         return train, dev
 
     def collate(self, items: list[tuple[Dialogue, torch.Tensor]]) -> dict[str, Any]:
-        batch = super().collate(items)
+        """Features and CTC targets only: the LLM-side answer ids and prompts of stage 1 are not used here."""
         tok = self.model.tokenizer
         targets = [[self.ctc_index[t] for t in tok(d.question, add_special_tokens=False)["input_ids"] if t in self.ctc_index]
                    for d, _ in items]
-        return {**batch, "targets": targets}
+        return {**self.pad_features(items), "targets": targets}
 
     def loss_terms(self, model: VocalNetModel, batch: dict[str, Any]) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
         enc = F.dropout(batch["enc"], self.cfg.feature_dropout, model.training)

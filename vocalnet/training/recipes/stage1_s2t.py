@@ -85,15 +85,20 @@ class Stage1Recipe:
             return self._repeat_prompt
         return self.model.prompt
 
-    def collate(self, items: list[tuple[Dialogue, torch.Tensor]]) -> dict[str, Any]:
+    @staticmethod
+    def pad_features(items: list[tuple[Dialogue, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """The cached Whisper features of a batch, right-padded, with their lengths."""
         feats = [f for _, f in items]
         lens = torch.tensor([f.shape[0] for f in feats])
         x = torch.zeros(len(feats), int(lens.max()), feats[0].shape[1])
         for i, f in enumerate(feats):
             x[i, : f.shape[0]] = f
+        return {"enc": x, "enc_lens": lens}
+
+    def collate(self, items: list[tuple[Dialogue, torch.Tensor]]) -> dict[str, Any]:
         tok = self.model.tokenizer
         answers = [tok(d.target, add_special_tokens=False)["input_ids"] for d, _ in items]
-        return {"enc": x, "enc_lens": lens, "answers": answers, "prompts": [self._prompt(d.task) for d, _ in items]}
+        return {**self.pad_features(items), "answers": answers, "prompts": [self._prompt(d.task) for d, _ in items]}
 
     def loss_terms(self, model: VocalNetModel, batch: dict[str, Any]) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
         """Text CE on answer + end-of-turn. The vocabulary projection runs only where there is a
