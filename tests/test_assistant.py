@@ -113,3 +113,20 @@ def test_model_folder_without_vocoder_uses_the_shipped_one_and_checks_units(mode
     shutil.copytree(model_dir, bare, ignore=shutil.ignore_patterns("vocoder"))
     with pytest.raises(ValueError, match="vocoder reads 1024 units but the speech generator writes 64"):
         VocalNet.from_pretrained(bare)
+
+
+def test_package_ships_trained_parts_and_the_measured_mtp_default(model_dir: Path, tmp_path: Path) -> None:
+    from vocalnet.generator.config import ConfigError
+    from vocalnet.training.package import folder_size, package_model
+
+    tokenizer = Path(__file__).parents[1] / "vocalnet" / "models" / "vocalnet-smol" / "tokenizer"
+    out = tmp_path / "shipped"
+    size = package_model(model_dir, tokenizer, model_dir / "vocoder", out, default_mtp=1)
+    assert size == folder_size(out) and (out / "tokenizer").is_dir() and (out / "vocoder").is_dir()
+    assert VocalNet.from_pretrained(out).mtp == 1  # chat's default is the packaged one
+    assert VocalNet.from_pretrained(out, mtp=3).mtp == 3  # an explicit choice wins
+    with pytest.raises(ConfigError, match="default_mtp"):
+        package_model(model_dir, tokenizer, model_dir / "vocoder", tmp_path / "bad", default_mtp=4)
+    with pytest.raises(ValueError, match="MB >"):
+        package_model(model_dir, tokenizer, model_dir / "vocoder", tmp_path / "big", max_mb=0.01)
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "big").exists()

@@ -69,7 +69,8 @@ class VocalNet:
         self.generator = for_inference(model.speech_generator, precision)
         self.vocoder = vocoder
         self.logmel = LogMel(model.config.speech_encoder, model.speech_encoder.num_mel_bins)
-        self.mtp = model.config.generator.mtp_num if mtp is None else mtp
+        gen = model.config.generator
+        self.mtp = (gen.mtp_num if gen.default_mtp is None else gen.default_mtp) if mtp is None else mtp
         self.vocoder_context = vocoder_context
         if model.tokenizer is None:
             raise ValueError("the model folder has no tokenizer for its LLM")

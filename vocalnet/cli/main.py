@@ -90,7 +90,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_package(args: argparse.Namespace) -> int:
     from ..training.package import package_model
 
-    size = package_model(args.trained, args.tokenizer, args.vocoder, args.out)
+    size = package_model(args.trained, args.tokenizer, args.vocoder, args.out, default_mtp=args.default_mtp)
     print(f"packaged {args.out} ({size / 1e6:.1f} MB)")
     return 0
 
@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     pkg.add_argument("--tokenizer", type=Path, required=True)
     pkg.add_argument("--vocoder", type=Path, required=True)
     pkg.add_argument("--out", type=Path, default=Path("vocalnet/models/vocalnet-smol"))
+    pkg.add_argument("--default-mtp", type=int, default=None,
+                     help="MTP setting chat uses by default (the one `eval run` measured best)")
     pkg.set_defaults(func=cmd_package)
 
     conv = sub.add_parser("convert", help="official VocalNet release folder -> vocalnet checkpoint folder")

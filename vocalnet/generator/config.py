@@ -27,6 +27,8 @@ class SpeechGeneratorConfig:
       - "concat": speech positions follow the text (text 0..L, speech L+1..), as officially trained.
       - "separate": text and speech each count from 0, so speech positions never depend on text that
         has not arrived yet; streaming decoding is then exactly the teacher-forced streaming forward.
+    default_mtp: extra speech tokens per decoding step when the caller does not choose (the setting
+      measured best, written by `vocalnet package --default-mtp`); None means mtp_num.
     """
 
     hidden_size: int = 576
@@ -50,6 +52,7 @@ class SpeechGeneratorConfig:
     variant: str = "mtp"
     group_size: int = 3
     position_layout: str = "concat"
+    default_mtp: int | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -90,6 +93,10 @@ class SpeechGeneratorConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.default_mtp is not None and not (
+            isinstance(self.default_mtp, int) and 0 <= self.default_mtp <= self.mtp_num
+        ):
+            raise ConfigError(f"default_mtp must be an integer in [0, mtp_num={self.mtp_num}], got {self.default_mtp!r}")
         if self.special_tokens != 4:
             raise ConfigError(f"special_tokens must be 4 (BOS, SOS, EOS, PAD), got {self.special_tokens}")
         if self.hidden_size % self.num_heads:
@@ -131,7 +138,7 @@ GENERATOR_SHAPES: dict[str, dict[str, Any]] = {
         decoder_num_layers=4, mtp_num=5, unit_vocab_size=6561,
     ),
     "smol": dict(
-        hidden_size=256, llm_hidden_size=576, ffn_dim=768, num_heads=4, encoder_num_layers=2,
+        hidden_size=256, llm_hidden_size=576, ffn_dim=640, num_heads=4, encoder_num_layers=2,
         decoder_num_layers=4, mtp_num=5, unit_vocab_size=1024, position_layout="separate",
     ),
 }
