@@ -125,6 +125,34 @@ def test_align_stage_spells_questions_and_answers_then_seeds_stage1(corpus: Path
     assert all(torch.equal(seeded[k], stored[f"speech_projector.{k}"].float()) for k in seeded)
 
 
+def test_adaptor_norm_term_pulls_frames_to_the_embedding_norm(corpus: Path, tmp_path: Path) -> None:
+    """The norm term is zero for frames at the LLM's mean embedding norm, ignores padding, and
+    training with it moves the adaptor's frames towards that norm."""
+    cfg = TrainConfig.load(write_config(corpus, tmp_path / "n", "s2t", adaptor_norm_weight=2.0))
+    recipe = Stage1Recipe(cfg)
+    module = recipe.build()
+    target = module.model.llm.get_input_embeddings().weight.norm(dim=-1).mean()
+    frames = torch.nn.functional.normalize(torch.randn(2, 5, 48), dim=-1) * target
+    frames[1, 3:] *= 100  # padding: not counted
+    [(w, total, count)] = recipe.norm_terms(frames, torch.tensor([5, 3]))
+    assert w == 2.0 and int(count) == 8 and float(total) < 1e-8
+    [(_, total, _)] = recipe.norm_terms(frames * 3, torch.tensor([5, 3]))
+    assert float(total) == pytest.approx(8 * 4.0, rel=1e-4)
+
+    def mean_deviation(model: VocalNetModel) -> float:
+        enc = torch.stack([f[:50] for _, f in (train_ds[i] for i in range(4))])
+        speech, _ = model.speech_projector(enc, torch.full((4,), 50))
+        return float((speech.norm(dim=-1) / target - 1).abs().mean())
+
+    train_ds, _ = recipe.datasets(module)
+    before = mean_deviation(module.model)
+    cfg_path = write_config(corpus, tmp_path / "align", "s2t", adaptor_norm_weight=2.0)
+    spec = yaml.safe_load(cfg_path.read_text())
+    cfg_path.write_text(yaml.safe_dump({**spec, "stage": "align", "optim": {**spec["optim"], "lr": 1e-2}}))
+    after = mean_deviation(VocalNetModel.from_pretrained(train(cfg_path)))
+    assert after < 0.5 * before, (before, after)
+
+
 def test_param_lr_groups() -> None:
     net = torch.nn.ModuleDict({"speech_projector": torch.nn.Linear(2, 2), "llm": torch.nn.Linear(2, 2),
                                "frozen": torch.nn.Linear(2, 2)})

@@ -65,6 +65,7 @@ class TrainConfig:
     repeat_prompt: str = "Repeat the user's question word for word."
     align_on_answers: bool = False  # align stage: also spell each answer from its audio (more, and more varied, words)
     feature_dropout: float = 0.0  # align stage: dropout on the Whisper features while training (a small corpus overfits)
+    adaptor_norm_weight: float = 0.0  # align / stage 1: pull speech-frame norms to the LLM's mean token-embedding norm
     adaptor_from: str | None = None  # stage 1: start the adaptor from this model folder (the align stage's export)
     max_train_samples: int | None = None
     max_dev_samples: int | None = 64

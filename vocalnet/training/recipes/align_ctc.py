@@ -74,7 +74,7 @@ class AlignRecipe(Stage1Recipe):
         flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long)
         target_lens = torch.tensor([len(seq) for seq in targets])
         loss = F.ctc_loss(log_probs, flat, lens, target_lens, blank=0, reduction="sum", zero_infinity=True)
-        return [(1.0, loss, target_lens.sum())]
+        return [(1.0, loss, target_lens.sum())] + self.norm_terms(speech, lens)
 
     def export(self, module: LossModule, out_dir: Path) -> None:
         model = module.model

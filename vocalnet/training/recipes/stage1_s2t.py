@@ -61,6 +61,7 @@ class Stage1Recipe:
             p.requires_grad = "lora_" in name
         model.speech_projector.requires_grad_(True)
         self.model = model
+        self._embed_norm = float(model.llm.get_input_embeddings().weight.norm(dim=-1).mean())
         self._logmel = LogMel(mcfg.speech_encoder, model.speech_encoder.num_mel_bins)
         return LossModule(model, self.loss_terms)
 
@@ -100,6 +101,17 @@ class Stage1Recipe:
         answers = [tok(d.target, add_special_tokens=False)["input_ids"] for d, _ in items]
         return {**self.pad_features(items), "answers": answers, "prompts": [self._prompt(d.task) for d, _ in items]}
 
+    def norm_terms(self, speech: torch.Tensor, lens: torch.Tensor) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
+        """Squared relative deviation of each speech frame's norm from the LLM's mean token-embedding
+        norm. Unconstrained, the adaptor's frames grow to 5-12x the text embeddings' norm: the LLM's
+        residual stream at speech positions is then dominated by its input, and int8 activation
+        quantisation (scaled by the largest value) crushes the text positions."""
+        if not self.cfg.adaptor_norm_weight:
+            return []
+        mask = torch.arange(speech.shape[1], device=speech.device)[None] < lens[:, None]
+        dev = (speech.norm(dim=-1) / self._embed_norm - 1).pow(2)[mask]
+        return [(self.cfg.adaptor_norm_weight, dev.sum(), mask.sum())]
+
     def loss_terms(self, model: VocalNetModel, batch: dict[str, Any]) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
         """Text CE on answer + end-of-turn. The vocabulary projection runs only where there is a
         label (a third of the positions): most of a CPU step would otherwise go to prompt logits."""
@@ -110,7 +122,7 @@ class Stage1Recipe:
         keep = labels != -100
         logits = model.llm.get_output_embeddings()(hidden[:, :-1][keep])
         ce = F.cross_entropy(logits.float(), labels[keep], reduction="sum")
-        return [(1.0, ce, keep.sum())]
+        return [(1.0, ce, keep.sum())] + self.norm_terms(speech, lens)
 
     def export(self, module: LossModule, out_dir: Path) -> None:
         module.model.save_pretrained(out_dir)
