@@ -224,3 +224,22 @@ def test_out_of_range_units_rejected() -> None:
     text, units = data()
     with pytest.raises(ValueError, match="speech tokens"):
         gen(text, [13], units + 100, [40], "streaming")
+
+
+def test_int8_inference_keeps_small_output_channels() -> None:
+    """int8 weights are scaled per output channel: a row 1000x smaller than its neighbour keeps its
+    precision (per-tensor scaling would round it to zero); fp32 returns the module unchanged."""
+    from vocalnet.decoding.optimize import for_inference
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(64, 2, bias=False)
+    with torch.no_grad():
+        lin.weight[0] *= 1e-3
+    x = torch.randn(8, 64)
+    q = for_inference(torch.nn.Sequential(lin), "int8")
+    assert not any(isinstance(m, torch.nn.Linear) and type(m) is torch.nn.Linear for m in q.modules())
+    ref, out = lin(x).detach(), q(x)
+    assert torch.allclose(out[:, 0], ref[:, 0], rtol=0.05, atol=0.02 * float(ref[:, 0].abs().max()))
+    assert for_inference(lin, "fp32") is lin
+    with pytest.raises(ValueError, match="precision"):
+        for_inference(lin, "int4")
