@@ -21,7 +21,9 @@ from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperMo
 from vocalnet.llm.backbone import load_tokenizer
 from vocalnet.modeling import VocalNetModel
 from vocalnet.training.config import TrainConfig
+from vocalnet.checkpoint.io import CheckpointError
 from vocalnet.training.recipes.stage1_s2t import Stage1Recipe
+from vocalnet.training.recipes.stage2_s2s import Stage2Recipe
 from vocalnet.training.run import train
 from vocalnet.training.trainer import param_groups
 
@@ -186,6 +188,14 @@ def test_stage2_trains_generator_only(stage1: Path, corpus: Path, tmp_path: Path
     a, b = load_file(str(stage1 / "model.safetensors")), load_file(str(out / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("speech_generator."))
     assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("speech_generator."))
+    # a warm start takes the trained generator, everything else from init_from
+    cfg = TrainConfig.load(write_config(corpus, tmp_path / "w", "s2s", init_from=str(stage1), generator_from=str(out)))
+    warm = Stage2Recipe(cfg).build().model.state_dict()
+    assert all(torch.equal(warm[k], b[k].float()) for k in b if k.startswith("speech_generator."))
+    assert all(torch.equal(warm[k], a[k].float()) for k in a if k.startswith("speech_projector."))
+    with pytest.raises(CheckpointError, match="no speech_generator weights"):
+        Stage2Recipe(TrainConfig.load(write_config(corpus, tmp_path / "x", "s2s", init_from=str(stage1),
+                                                   generator_from=str(corpus / "llm")))).build()
 
 
 def _run_cli(config: Path, env_extra: dict | None = None, nproc: int = 1) -> subprocess.Popen:

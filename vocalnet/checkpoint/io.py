@@ -77,3 +77,13 @@ def load_state_dict(folder: Path) -> dict[str, torch.Tensor]:
         except (SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(f"cannot read {f} (corrupt or not safetensors): {e}") from None
     return state
+
+
+
+def submodule_state(folder: str | Path, prefix: str) -> dict[str, torch.Tensor]:
+    """The fp32 tensors of one submodule (e.g. "speech_projector") of a vocalnet model folder."""
+    head = prefix.rstrip(".") + "."
+    state = {k[len(head):]: v.float() for k, v in load_state_dict(Path(folder)).items() if k.startswith(head)}
+    if not state:
+        raise CheckpointError(f"no {prefix} weights in {folder}")
+    return state

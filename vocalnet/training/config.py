@@ -67,6 +67,7 @@ class TrainConfig:
     feature_dropout: float = 0.0  # align stage: dropout on the Whisper features while training (a small corpus overfits)
     adaptor_norm_weight: float = 0.0  # align / stage 1: pull speech-frame norms to the LLM's mean token-embedding norm
     adaptor_from: str | None = None  # stage 1: start the adaptor from this model folder (the align stage's export)
+    generator_from: str | None = None  # stage 2: start the speech generator from this model folder's (warm start)
     max_train_samples: int | None = None
     max_dev_samples: int | None = 64
     max_query_seconds: float = 30.0
@@ -110,7 +111,8 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown training config keys in {path}: {unknown}")
-        for key in ("output_dir", "train_manifest", "dev_manifest", "init_from", "cache_dir", "adaptor_from"):
+        for key in ("output_dir", "train_manifest", "dev_manifest", "init_from", "cache_dir", "adaptor_from",
+                    "generator_from"):
             if data.get(key) is not None:
                 data[key] = str(Path(data[key]).expanduser().resolve())
         try:

@@ -22,22 +22,13 @@ import torch.nn.functional as F
 
 from ...audio.features import LogMel
 from ...audio.io import load_audio
-from ...checkpoint.io import load_state_dict
+from ...checkpoint.io import submodule_state
 from ...config import VocalNetConfig
 from ...llm.backbone import Prompt, build_prompt
 from ...modeling import VocalNetModel
 from ..config import TrainConfig
 from ..trainer import LossModule
 from ..data import Dialogue, DialogueDataset, cached_datasets
-
-
-def adaptor_weights(model_dir: str | Path) -> dict[str, torch.Tensor]:
-    """The speech adaptor's tensors of a vocalnet model folder (e.g. the align stage's export)."""
-    prefix = "speech_projector."
-    state = {k[len(prefix):]: v.float() for k, v in load_state_dict(Path(model_dir)).items() if k.startswith(prefix)}
-    if not state:
-        raise FileNotFoundError(f"no speech adaptor weights in {model_dir}")
-    return state
 
 
 class Stage1Recipe:
@@ -53,7 +44,7 @@ class Stage1Recipe:
         mcfg.lora = dataclasses.asdict(self.cfg.lora) if self.uses_lora else None
         model = VocalNetModel.from_config(mcfg)
         if self.cfg.adaptor_from:
-            model.speech_projector.load_state_dict(adaptor_weights(self.cfg.adaptor_from))
+            model.speech_projector.load_state_dict(submodule_state(self.cfg.adaptor_from, "speech_projector"))
         if model.tokenizer is None:
             raise ValueError("stage 1 needs the LLM's tokenizer next to its weights")
         model.requires_grad_(False)

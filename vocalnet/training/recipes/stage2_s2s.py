@@ -16,6 +16,7 @@ import torch
 
 from ...audio.features import LogMel
 from ...audio.io import load_audio
+from ...checkpoint.io import submodule_state
 from ...generator.config import SpeechGeneratorConfig
 from ...generator.speech_generator import SpeechGenerator
 from ...modeling import VocalNetModel
@@ -35,6 +36,8 @@ class Stage2Recipe:
             gcfg = SpeechGeneratorConfig.from_dict({**model.config.generator.to_dict(), **self.cfg.generator})
             model.config.generator = gcfg
             model.speech_generator = SpeechGenerator(gcfg)
+        if self.cfg.generator_from:  # e.g. a generator trained on an earlier stage 1's hidden states
+            model.speech_generator.load_state_dict(submodule_state(self.cfg.generator_from, "speech_generator"))
         model.requires_grad_(False)
         model.speech_generator.requires_grad_(True)
         self.model = model
