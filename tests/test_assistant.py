@@ -130,3 +130,14 @@ def test_package_ships_trained_parts_and_the_measured_mtp_default(model_dir: Pat
     with pytest.raises(ValueError, match="MB >"):
         package_model(model_dir, tokenizer, model_dir / "vocoder", tmp_path / "big", max_mb=0.01)
     assert not (tmp_path / "bad").exists() and not (tmp_path / "big").exists()
+
+
+def test_shipped_model_answers_the_example_question(assets) -> None:
+    """The README's main command: the shipped vocalnet-smol hears examples/question.wav ("What is the
+    capital of France?") and answers in text and speech."""
+    example = Path(__file__).parents[1] / "examples" / "question.wav"
+    vn = VocalNet.from_pretrained()
+    assert vn.mtp == vn.model.config.generator.default_mtp == 3
+    reply = vn.chat(example)
+    assert "paris" in reply.text.lower()
+    assert reply.sample_rate == 22050 and reply.metrics["audio_s"] > 0.5 and np.abs(reply.audio).max() > 0.01
