@@ -141,6 +141,7 @@ def test_adaptor_norm_term_pulls_frames_to_the_embedding_norm(corpus: Path, tmp_
     [(_, total, _)] = recipe.norm_terms(frames * 3, torch.tensor([5, 3]))
     assert float(total) == pytest.approx(8 * 4.0, rel=1e-4)
 
+    @torch.no_grad()
     def mean_deviation(model: VocalNetModel) -> float:
         enc = torch.stack([f[:50] for _, f in (train_ds[i] for i in range(4))])
         speech, _ = model.speech_projector(enc, torch.full((4,), 50))
