@@ -17,5 +17,5 @@ vocalnet train --config $CFG/smol_align.yaml
 vocalnet train --config $CFG/smol_stage1.yaml
 vocalnet train --config $CFG/smol_stage2.yaml
 vocalnet package --trained runs/smol/stage2/final --tokenizer runs/smol/tokenizer \
-  --vocoder runs/smol/vocoder/final --out vocalnet/models/vocalnet-smol --default-mtp 3  
+  --vocoder runs/smol/vocoder/final --out vocalnet/models/vocalnet-smol --default-mtp 3
 vocalnet eval run --data "$DATA/test.json"
