@@ -18,10 +18,10 @@ import yaml
 from safetensors.torch import load_file
 from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperModel
 
+from vocalnet.checkpoint.io import CheckpointError
 from vocalnet.llm.backbone import load_tokenizer
 from vocalnet.modeling import VocalNetModel
 from vocalnet.training.config import TrainConfig
-from vocalnet.checkpoint.io import CheckpointError
 from vocalnet.training.recipes.stage1_s2t import Stage1Recipe
 from vocalnet.training.recipes.stage2_s2s import Stage2Recipe
 from vocalnet.training.run import train

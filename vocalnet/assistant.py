@@ -60,16 +60,16 @@ class VocalNet:
 
     def __init__(self, model: VocalNetModel, vocoder: Vocoder, mtp: int | None = None, precision: str = "int8",
                  vocoder_context: tuple[int, int] | None = None) -> None:
-        if vocoder.vocab_size != model.config.generator.unit_vocab_size:
+        gen = model.config.generator
+        if vocoder.vocab_size != gen.unit_vocab_size:
             raise ValueError(f"the vocoder reads {vocoder.vocab_size} units but the speech generator writes "
-                             f"{model.config.generator.unit_vocab_size}: they come from different tokenizers")
+                             f"{gen.unit_vocab_size}: they come from different tokenizers")
         model.merge_lora()
         model.llm = for_inference(model.llm, precision)
         self.model = model.eval()
         self.generator = for_inference(model.speech_generator, precision)
         self.vocoder = vocoder
         self.logmel = LogMel(model.config.speech_encoder, model.speech_encoder.num_mel_bins)
-        gen = model.config.generator
         self.mtp = (gen.mtp_num if gen.default_mtp is None else gen.default_mtp) if mtp is None else mtp
         self.vocoder_context = vocoder_context
         if model.tokenizer is None:

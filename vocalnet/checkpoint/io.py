@@ -79,7 +79,6 @@ def load_state_dict(folder: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-
 def submodule_state(folder: str | Path, prefix: str) -> dict[str, torch.Tensor]:
     """The fp32 tensors of one submodule (e.g. "speech_projector") of a vocalnet model folder."""
     head = prefix.rstrip(".") + "."
