@@ -116,23 +116,26 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     speech_items = items[:speech_limit] if speech_limit else items
     for m in mtp_values:
         vn.mtp = m
+        # answer every question first, judge afterwards: the judges' thread pools (faster-whisper,
+        # onnxruntime) must not compete with the timed generation
+        replies = [vn.chat(it.query) for it in tqdm(speech_items, desc=f"speech m={m}", unit="q")]
         edits = refs = 0
-        ovrl, tps, fpk, rtf, eos = [], [], [], [], []
-        for it in tqdm(speech_items, desc=f"speech m={m}", unit="q"):
-            reply = vn.chat(it.query)
+        ovrl = []
+        for reply in tqdm(replies, desc=f"judge m={m}", unit="q"):
             wav16 = resample(reply.audio, reply.sample_rate, 16000)
-            hyp = asr.transcribe(wav16)
-            errs = word_errors(reply.text, hyp)
+            errs = word_errors(reply.text, asr.transcribe(wav16))
             edits, refs = edits + errs.edits, refs + errs.ref_len
             ovrl.append(mos.score(wav16)["ovrl"])
-            tps.append(reply.metrics["tokens_per_s"])
-            fpk.append(1000 * reply.metrics["first_packet_s"])
-            rtf.append(reply.metrics["rtf"])
-            eos.append(reply.metrics["ended_with_eos"])
-        report.settings.append(SettingReport(m, edits / max(refs, 1), float(np.mean(ovrl)), statistics.median(tps),
-                                             statistics.median(fpk), statistics.median(rtf), float(np.mean(eos)),
+        report.settings.append(SettingReport(m, edits / max(refs, 1), float(np.mean(ovrl)),
+                                             _median(replies, "tokens_per_s"), 1000 * _median(replies, "first_packet_s"),
+                                             _median(replies, "rtf"),
+                                             float(np.mean([r.metrics["ended_with_eos"] for r in replies])),
                                              len(speech_items)))
     return report
+
+
+def _median(replies: list, key: str) -> float:
+    return statistics.median(r.metrics[key] for r in replies)
 
 
 def _text_only(vn, query: Path) -> str:
