@@ -160,37 +160,3 @@ def test_tokenizer_config_and_weights_checks(assets, tmp_path: Path, tokenizer: 
     (tmp_path / "t" / "tokenizer.json").write_text(json.dumps({**cfg, "vocab_size": 32}))
     with pytest.raises(ValueError, match="does not match"):
         SpeechTokenizer.load(tmp_path / "t", assets.whisper)
-
-
-def test_unit_targets_average_the_frames_of_each_token() -> None:
-    from vocalnet.tokenizer.speech_tokenizer import unit_targets
-
-    latent = np.repeat(np.arange(4, dtype=np.float32)[None], 2, 0).repeat(3, axis=1)  # 4 tokens x 3 frames
-    assert np.allclose(unit_targets(latent, 4, 3.0), np.arange(4)[:, None].repeat(2, 1))
-    assert np.allclose(unit_targets(latent, 5, 3.0)[4], 3.0)  # a token past the latent's end repeats the last
-    assert np.allclose(unit_targets(latent, 2, 3.0)[1], (1 + 2 + 3) / 3 * np.ones(2))  # the last token keeps the rest
-
-
-def test_latent_kmeans_tokenizer_projects_features_onto_the_voice_latent(assets, piper_clips, tmp_path: Path) -> None:
-    from vocalnet.tokenizer.speech_tokenizer import unit_targets
-
-    wavs = [resample(a, 22050, 16000) for a, _ in piper_clips]
-    latents = [lat for _, lat in piper_clips]
-    fpu = 22050 / 256 / 25
-    cfg = TokenizerConfig(vocab_size=16, layer=2, method="latent_kmeans", context=2, ridge=1.0)
-    with pytest.raises(ValueError, match="latent"):
-        SpeechTokenizer.train(wavs, assets.whisper, cfg, progress=False)
-    with pytest.raises(ValueError, match="context"):
-        TokenizerConfig(context=2)
-    tok = SpeechTokenizer.train(wavs, assets.whisper, cfg, progress=False, latents=latents, frames_per_unit=fpu)
-    feats = tok.features(wavs[1])
-    target = torch.from_numpy(unit_targets(latents[1], len(feats), fpu))
-    with torch.no_grad():
-        residual = (tok.quantizer.project(feats[None])[0] - target).pow(2).mean()
-    assert residual < 0.5 * (target - target.mean(0)).pow(2).mean()  # the projection explains the latent
-    tok.save(tmp_path / "lk")
-    loaded = SpeechTokenizer.load(tmp_path / "lk", assets.whisper)
-    units = loaded.encode(wavs[1])
-    assert loaded.config.method == "latent_kmeans" and len(units) == len(feats) and units.max() < 16
-    assert np.array_equal(units, loaded.encode(wavs[1])) and len(set(units.tolist())) > 3
-    assert np.mean(units == tok.encode(wavs[1])) > 0.8  # fp16 weights on disk move few boundary frames

@@ -21,26 +21,17 @@ def _manifest_audio(manifest: Path, field: str) -> list[tuple[dict, Path]]:
 def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     from ..assets import default_asset_paths
     from ..audio.io import load_audio
-    from ..data.manifest import entry_file
     from ..tokenizer.speech_tokenizer import SpeechTokenizer, TokenizerConfig
 
     items = _manifest_audio(args.manifest, args.audio_field)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(items))
     wavs = (load_audio(items[i][1]) for i in order)
-    config = TokenizerConfig(args.vocab, args.layer, seed=args.seed, method=args.method, context=args.context)
-    latents, frames_per_unit = None, None
-    if config.method == "latent_kmeans":
-        from ..vocoder.piper_graph import PiperLatentDecoder
-
-        voice = PiperLatentDecoder()
-        frames_per_unit = voice.sample_rate / voice.hop_length / (50.0 / config.pool)
-        latents = (np.load(entry_file(args.manifest, items[i][0], args.latent_field)).astype(np.float32) for i in order)
     t0 = time.time()
     whisper = args.whisper or default_asset_paths().whisper
-    tok = SpeechTokenizer.train(wavs, whisper, config, args.max_frames, latents=latents, frames_per_unit=frames_per_unit)
+    tok = SpeechTokenizer.train(wavs, whisper, TokenizerConfig(args.vocab, args.layer, seed=args.seed), args.max_frames)
     tok.save(args.out)
-    print(f"speech tokenizer ({args.vocab} units, {args.method}, layer {args.layer}) -> {args.out} in {time.time() - t0:.0f} s")
+    print(f"speech tokenizer ({args.vocab} units, layer {args.layer}) -> {args.out} in {time.time() - t0:.0f} s")
     return 0
 
 
@@ -112,10 +103,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--vocab", type=int, default=1024)
     t.add_argument("--layer", type=int, default=2, help="Whisper encoder layer (-1: final; 2 resynthesises best)")
     t.add_argument("--max-frames", type=int, default=400_000, help="tokens' worth of features to cluster")
-    t.add_argument("--method", choices=["kmeans", "latent_kmeans"], default="kmeans",
-                   help="latent_kmeans: cluster the features projected onto the voice latent (needs --latent-field)")
-    t.add_argument("--context", type=int, default=0, help="latent_kmeans: tokens on each side fed to the projection")
-    t.add_argument("--latent-field", default="answer_latent", help="manifest field of the voice latent (.npy)")
     t.add_argument("--whisper", type=Path, default=None, help="HF Whisper folder (default: the prepared asset)")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=cmd_tokenizer_train)
