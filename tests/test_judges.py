@@ -91,6 +91,19 @@ def test_asr_low_wer_for_true_text_high_for_wrong(asr: AsrJudge, speech16k: list
     assert wer(WRONG_TEXT, hypothesis) > 0.8, hypothesis
 
 
+def test_asr_leaves_torch_thread_count_alone(asr: AsrJudge, speech16k: list[np.ndarray]) -> None:
+    """CTranslate2 shares the OpenMP runtime: without the restore, torch drops to the judge's 1 thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        asr.transcribe(speech16k[0])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_mos_clean_plausible_noisy_lower(mos: MosJudge, speech16k: list[np.ndarray]) -> None:
     clean = mos.score(speech16k[0])
     assert set(clean) == {"ovrl", "sig", "bak"}

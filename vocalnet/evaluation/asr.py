@@ -92,9 +92,14 @@ class AsrReport:
 
 
 class AsrJudge:
-    """Transcribes speech with the bundled Whisper tiny.en CTranslate2 model (loaded once, on first use)."""
+    """Transcribes speech with the bundled Whisper tiny.en CTranslate2 model (loaded once, on first use).
 
-    def __init__(self, model_dir: str | Path | None = None, threads: int = 2, compute_type: str = "int8") -> None:
+    CTranslate2 shares the process's OpenMP runtime with torch. With two threads it left torch's
+    parallel ops several times slower afterwards (a 64x64 matmul: 9 -> 75 us on 2 cores); with one it
+    sets torch's thread count to 1. So it runs one thread, and `transcribe` restores torch's count.
+    """
+
+    def __init__(self, model_dir: str | Path | None = None, threads: int = 1, compute_type: str = "int8") -> None:
         self.model_dir = model_dir
         self.threads = threads
         self.compute_type = compute_type
@@ -114,10 +119,16 @@ class AsrJudge:
 
     def transcribe(self, audio: AudioInput) -> str:
         """Transcript of 16 kHz float audio or of an audio file (greedy, temperature 0, no fallback)."""
-        segments, _ = self.model.transcribe(
-            wav16k(audio), language="en", beam_size=1, temperature=0.0, vad_filter=False
-        )
-        return " ".join(s.text.strip() for s in segments).strip()
+        import torch
+
+        threads = torch.get_num_threads()
+        try:
+            segments, _ = self.model.transcribe(
+                wav16k(audio), language="en", beam_size=1, temperature=0.0, vad_filter=False
+            )
+            return " ".join(s.text.strip() for s in segments).strip()  # segments are decoded lazily, here
+        finally:
+            torch.set_num_threads(threads)
 
     def _score_one(self, item_id: str, audio: AudioInput, reference: str | None) -> AsrScore:
         wav = wav16k(audio, item_id)

@@ -115,8 +115,8 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
         report.s2t_accuracy, report.t2t_accuracy = s2t_ok / len(graded), t2t_ok / len(graded)
     speech_items = items[:speech_limit] if speech_limit else items
     replies: dict[int, list] = {}
-    for m in mtp_values:  # every timed answer before any judge runs: once faster-whisper has
-        vn.mtp = m        # transcribed, torch decoding in this process runs about 2x slower (measured)
+    for m in mtp_values:  # every timed answer before any judge runs: nothing the judges do to the
+        vn.mtp = m        # process (thread pools, OpenMP state) can touch the timings
         replies[m] = [vn.chat(it.query) for it in tqdm(speech_items, desc=f"speech m={m}", unit="q")]
     for m in mtp_values:
         edits = refs = 0
