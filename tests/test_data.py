@@ -259,3 +259,32 @@ def test_read_entries_resolves_paths_and_rejects_bad_manifests(corpus: Path, tmp
         bad.write_text(content)
         with pytest.raises(ManifestError, match=message):
             read_entries(bad, require=("speech",))
+
+
+# ------------------------------------------------------------------------------------------- readings
+
+def test_readings_are_cased_deterministic_resumable_and_loadable(assets, tmp_path: Path) -> None:
+    """Common words cased as the backbone spells them, the same sentences for a seed, 16 kHz audio in
+    train voices only, a resumed run renders nothing twice, and the manifest loads as training data."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    from vocalnet.data.readings import BLOCKED, plan_readings, reading_words, synthesize_readings
+    from vocalnet.data.voices import TEST_POOL
+    from vocalnet.training.data import load_dialogues
+
+    words = reading_words(assets.llm, top_n=5000)
+    assert "London" in words and "july" not in words and "July" in words and "the" in words
+    assert not BLOCKED & set(words) and all(w.isalpha() for w in words)
+    plan = plan_readings(40, 3, words)
+    assert plan == plan_readings(40, 3, words) and plan != plan_readings(40, 4, words)
+    assert all(it["query_voice"].get("voice") not in TEST_POOL.espeak_voices for it in plan)
+    assert len({it["question"] for it in plan}) == 40
+
+    summary = synthesize_readings(tmp_path, 3, 3, assets.llm, workers=1)
+    assert summary.items == 3 and summary.rendered_now == 3 and summary.hours > 0
+    dialogues = load_dialogues(tmp_path / "readings.json")
+    assert [d.question for d in dialogues] == [it["question"] for it in plan_readings(3, 3, reading_words(assets.llm))]
+    for d in dialogues:
+        info = sf.info(str(d.query_wav))
+        assert info.samplerate == 16000 and info.channels == 1 and info.duration > 0.3
+    assert synthesize_readings(tmp_path, 4, 3, assets.llm, workers=1).rendered_now == 1

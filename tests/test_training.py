@@ -127,6 +127,32 @@ def test_align_stage_spells_questions_and_answers_then_seeds_stage1(corpus: Path
     assert all(torch.equal(seeded[k], stored[f"speech_projector.{k}"].float()) for k in seeded)
 
 
+def test_align_readings_join_the_training_set_and_widen_the_ctc_vocabulary(corpus: Path, tmp_path: Path) -> None:
+    """Read-speech manifests (`align_readings`) add their items to the align stage's training set, and
+    their words' tokens become spellable by the CTC head."""
+    from vocalnet.training.recipes.align_ctc import AlignRecipe
+
+    words = "Zanzibar volcanoes hum quietly"
+    readings = [{"id": f"read-{i}", "speech": str(corpus / "q" / f"{i}.wav"), "question": words,
+                 "conversations": [{"from": "human", "value": "<speech>"}, {"from": "gpt", "value": words}]}
+                for i in range(3)]
+    (tmp_path / "readings.json").write_text(json.dumps(readings))
+    ids = load_tokenizer(corpus / "llm")(words, add_special_tokens=False)["input_ids"]
+    recipes = []
+    for extra in ([], [str(tmp_path / "readings.json")]):
+        cfg = yaml.safe_load(write_config(corpus, tmp_path / "a", "s2t").read_text())
+        (tmp_path / "a.yaml").write_text(yaml.safe_dump({**cfg, "stage": "align", "align_readings": extra}))
+        recipe = AlignRecipe(TrainConfig.load(tmp_path / "a.yaml"))
+        train_ds, _ = recipe.datasets(recipe.build())
+        recipes.append((recipe, train_ds))
+    (plain, plain_ds), (read, read_ds) = recipes
+    assert len(read_ds) == len(plain_ds) + 3
+    assert [d.question for d in read_ds.items[-3:]] == [words] * 3
+    assert not set(ids) <= set(plain.ctc_index) and set(ids) <= set(read.ctc_index)
+    batch = read.collate([read_ds[len(read_ds) - 1]])
+    assert batch["targets"][0] == [read.ctc_index[t] for t in ids]
+
+
 def test_adaptor_norm_term_pulls_frames_to_the_embedding_norm(corpus: Path, tmp_path: Path) -> None:
     """The norm term is zero for frames at the LLM's mean embedding norm, ignores padding, and
     training with it moves the adaptor's frames towards that norm."""

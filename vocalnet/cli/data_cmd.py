@@ -28,6 +28,15 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def cmd_data_readings(args: argparse.Namespace) -> int:
+    from ..assets import default_asset_paths
+    from ..data.readings import synthesize_readings
+
+    llm = args.llm or default_asset_paths().llm
+    print(synthesize_readings(args.out, args.num, args.seed, llm, workers=args.workers).format())
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `data synth` and `data check` to the `vocalnet` command line."""
     data = subparsers.add_parser("data", help="synthetic training corpus").add_subparsers(dest="action", required=True)
@@ -43,6 +52,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--max-new-tokens", type=int, default=40, help="answer length limit in tokens")
     synth.add_argument("--workers", type=int, default=None, help="TTS processes (default: one per core)")
     synth.set_defaults(func=cmd_data_synth)
+
+    readings = data.add_parser("readings", help="read-speech corpus (common words, train voices) for the align stage")
+    readings.add_argument("--out", type=Path, required=True, help="folder (re-run the same command to resume)")
+    readings.add_argument("--num", type=int, default=8000, help="sentences to render")
+    readings.add_argument("--seed", type=int, default=0)
+    readings.add_argument("--workers", type=int, default=2)
+    readings.add_argument("--llm", type=Path, default=None, help="HF backbone folder whose tokenizer sets word casing")
+    readings.set_defaults(func=cmd_data_readings)
 
     check = data.add_parser("check", help="validate manifests and the files they name")
     check.add_argument("dir", type=Path, help="corpus folder holding train.json/dev.json/test.json")

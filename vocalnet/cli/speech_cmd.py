@@ -29,7 +29,7 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     wavs = (load_audio(items[i][1]) for i in order)
     t0 = time.time()
     whisper = args.whisper or default_asset_paths().whisper
-    tok = SpeechTokenizer.train(wavs, whisper, TokenizerConfig(args.vocab, args.layer, seed=args.seed), args.max_frames)
+    tok = SpeechTokenizer.train(wavs, whisper, TokenizerConfig(args.vocab, args.layer, seed=args.seed, pool_mode=args.pool_mode), args.max_frames)
     tok.save(args.out)
     print(f"speech tokenizer ({args.vocab} units, layer {args.layer}) -> {args.out} in {time.time() - t0:.0f} s")
     return 0
@@ -103,6 +103,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--vocab", type=int, default=1024)
     t.add_argument("--layer", type=int, default=2, help="Whisper encoder layer (-1: final; 2 resynthesises best)")
     t.add_argument("--max-frames", type=int, default=400_000, help="tokens' worth of features to cluster")
+    t.add_argument("--pool-mode", choices=("mean", "concat"), default="mean",
+                   help="the two 50 Hz frames of a token: averaged, or concatenated (keeps their order)")
     t.add_argument("--whisper", type=Path, default=None, help="HF Whisper folder (default: the prepared asset)")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=cmd_tokenizer_train)

@@ -36,6 +36,7 @@ from ..encoder.speech_encoder import SpeechEncoder
 CONFIG_NAME = "tokenizer.json"
 WEIGHTS_NAME = "quantizer.safetensors"
 METHODS = ("kmeans",)
+POOL_MODES = ("mean", "concat")
 MEL_FRAMES_PER_ENCODER_FRAME = 2  # Whisper's second conv has stride 2
 
 
@@ -47,10 +48,13 @@ class TokenizerConfig:
     seed: int = 0
     edge_pad_tokens: int = 12  # silence added at both ends while encoding (then cut): normal context at the edges
     method: str = "kmeans"
+    pool_mode: str = "mean"  # how `pool` frames make one token: averaged, or concatenated (keeps their order)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"tokenizer method must be one of {METHODS}, got {self.method!r}")
+        if self.pool_mode not in POOL_MODES:
+            raise ValueError(f"tokenizer pool_mode must be one of {POOL_MODES}, got {self.pool_mode!r}")
 
 
 class KMeansQuantizer(nn.Module):
@@ -73,17 +77,18 @@ def build_quantizer(config: TokenizerConfig, dim: int) -> nn.Module:
 class WhisperFeatures:
     """16 kHz audio -> pooled Whisper encoder features (T_tokens, D)."""
 
-    def __init__(self, whisper_dir: str | Path, layer: int = -1, pool: int = 2, edge_pad_tokens: int = 0) -> None:
+    def __init__(self, whisper_dir: str | Path, layer: int = -1, pool: int = 2, edge_pad_tokens: int = 0,
+                 pool_mode: str = "mean") -> None:
         self.logmel = LogMel(whisper_dir)
         self.encoder = SpeechEncoder.from_pretrained(whisper_dir).eval()
         n_layers = len(self.encoder.whisper.layers)
         if not -1 <= layer < n_layers:
             raise ValueError(f"layer must be -1 or in [0, {n_layers}), got {layer}")
-        self.layer, self.pool, self.edge_pad = layer, pool, edge_pad_tokens
+        self.layer, self.pool, self.edge_pad, self.pool_mode = layer, pool, edge_pad_tokens, pool_mode
 
     @property
     def dim(self) -> int:
-        return self.encoder.hidden_size
+        return self.encoder.hidden_size * (self.pool if self.pool_mode == "concat" else 1)
 
     @torch.inference_mode()
     def __call__(self, wav16k: np.ndarray) -> torch.Tensor:
@@ -104,11 +109,11 @@ class WhisperFeatures:
         else:
             h = self._hidden_at(mel, self.layer)
         h = h[0]
-        n = h.shape[0] // self.pool * self.pool
-        pooled = h[:n].view(-1, self.pool, h.shape[-1]).mean(1)
-        if n < h.shape[0]:  # a trailing partial group still makes a token (covers the audio's end)
-            pooled = torch.cat([pooled, h[n:].mean(0, keepdim=True)])
-        return pooled
+        short = -h.shape[0] % self.pool
+        if short:  # a trailing partial group still makes a token (covers the audio's end): repeat its last frame
+            h = torch.cat([h, h[-1:].expand(short, -1)])
+        groups = h.view(-1, self.pool, h.shape[-1])
+        return groups.flatten(1) if self.pool_mode == "concat" else groups.mean(1)
 
     def _hidden_at(self, mel: torch.Tensor, layer: int) -> torch.Tensor:
         w = self.encoder.whisper
@@ -146,7 +151,7 @@ class SpeechTokenizer:
         from tqdm import tqdm
 
         config = config or TokenizerConfig()
-        feats = WhisperFeatures(whisper_dir, config.layer, config.pool, config.edge_pad_tokens)
+        feats = WhisperFeatures(whisper_dir, config.layer, config.pool, config.edge_pad_tokens, config.pool_mode)
         chunks, total = [], 0
         for wav in tqdm(wavs, desc="tokenizer features", disable=not progress, unit="utt"):
             f = feats(wav).numpy()
@@ -178,7 +183,7 @@ class SpeechTokenizer:
             from ..assets import default_asset_paths
 
             whisper_dir = default_asset_paths().whisper
-        feats = WhisperFeatures(whisper_dir, config.layer, config.pool, config.edge_pad_tokens)
+        feats = WhisperFeatures(whisper_dir, config.layer, config.pool, config.edge_pad_tokens, config.pool_mode)
         quantizer = build_quantizer(config, feats.dim)
         state = {k: v.float() for k, v in load_file(str(path / WEIGHTS_NAME)).items()}
         try:

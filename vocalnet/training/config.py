@@ -64,6 +64,7 @@ class TrainConfig:
     repeat_question: float = 0.0
     repeat_prompt: str = "Repeat the user's question word for word."
     align_on_answers: bool = False  # align stage: also spell each answer from its audio (more, and more varied, words)
+    align_readings: list[str] = field(default_factory=list)  # align stage: extra read-speech manifests (`vocalnet data readings`)
     feature_dropout: float = 0.0  # align stage: dropout on the Whisper features while training (a small corpus overfits)
     adaptor_norm_weight: float = 0.0  # align / stage 1: pull speech-frame norms to the LLM's mean token-embedding norm
     adaptor_from: str | None = None  # stage 1: start the adaptor from this model folder (the align stage's export)
@@ -115,6 +116,8 @@ class TrainConfig:
                     "generator_from"):
             if data.get(key) is not None:
                 data[key] = str(Path(data[key]).expanduser().resolve())
+        if data.get("align_readings") is not None:
+            data["align_readings"] = [str(Path(m).expanduser().resolve()) for m in data["align_readings"]]
         try:
             return cls(**data)
         except TypeError as e:

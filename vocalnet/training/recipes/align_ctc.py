@@ -6,7 +6,8 @@ trains the adaptor alone: each 10 Hz adaptor output is scored against the LLM's 
 (dot products with the embedding rows of the tokens that occur in the training questions, plus a
 learned blank), and CTC asks the frames to spell the question's tokens. No LLM layer runs, so an
 epoch costs seconds to minutes, and stage 1 starts (`adaptor_from`) from speech frames that already
-sit next to the embeddings of the words spoken.
+sit next to the embeddings of the words spoken. `align_readings` adds read speech of common words
+(`vocalnet data readings`), whose transcripts widen the set of tokens the head can spell.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...modeling import VocalNetModel
-from ..data import Dialogue, DialogueDataset
+from ..data import Dialogue, DialogueDataset, load_dialogues
 from ..trainer import LossModule
 from .stage1_s2t import Stage1Recipe
 
@@ -51,6 +52,9 @@ class AlignRecipe(Stage1Recipe):
                         for d in train.items if d.answer_wav is not None]
             train.items = train.items + readings
             train.precompute("Whisper features (answers)")
+        if self.cfg.align_readings:  # read speech of common words: the vocabulary the dialogues lack
+            train.items = train.items + [d for m in self.cfg.align_readings for d in load_dialogues(m)]
+            train.precompute("Whisper features (readings)")
         tok = self.model.tokenizer
         used = sorted({t for ds in (train, dev) if ds for d in ds.items if d.question
                        for t in tok(d.question, add_special_tokens=False)["input_ids"]})
