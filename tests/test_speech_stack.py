@@ -63,6 +63,23 @@ def test_edge_padding_keeps_the_token_count(assets) -> None:
     assert torch.nn.functional.cosine_similarity(padded(wav)[middle], plain(wav)[middle]).min() > 0.9
 
 
+def test_concat_pooling_keeps_both_frames_in_order(assets) -> None:
+    """pool_mode "concat": one token per two 50 Hz frames as with "mean", holding both frames (their
+    mean is the "mean" token); a trailing odd frame is repeated."""
+    mean, concat = WhisperFeatures(assets.whisper, 2, 2, 12), WhisperFeatures(assets.whisper, 2, 2, 12, "concat")
+    assert concat.dim == 2 * mean.dim
+    rng = np.random.default_rng(1)
+    for n in (16000, 16160, 17000):
+        wav = (0.1 * rng.standard_normal(n)).astype(np.float32)
+        m, c = mean(wav), concat(wav)
+        assert c.shape == (m.shape[0], 2 * mean.dim)
+        halves = c.view(len(c), 2, -1)
+        assert torch.allclose(halves.mean(1), m, atol=1e-5)
+        assert not torch.allclose(halves[:, 0], halves[:, 1])
+    with pytest.raises(ValueError, match="pool_mode"):
+        TokenizerConfig(pool_mode="max")
+
+
 def test_tokenizer_load_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no speech tokenizer"):
         SpeechTokenizer.load(tmp_path)
