@@ -174,6 +174,27 @@ def test_streaming_schedule_emits_as_text_arrives() -> None:
     assert dec.tokens == [] and dec.text_len == 0
 
 
+def test_streamed_text_runs_once_per_chunk_and_decodes_the_same() -> None:
+    """Text pushed one token at a time is buffered until it unblocks the next speech row, so the
+    pre-net runs once per C_t chunk, and the tokens equal those of pushing the whole chunks."""
+    gen = tiny(position_layout="separate")
+    text, units = data(L=22, N=50)
+    calls = []
+    prenet = gen.prenet
+    gen.prenet = lambda x, *a, **k: calls.append(x.shape[1]) or prenet(x, *a, **k)
+    got = {}
+    for step in (1, 5):
+        calls.clear()
+        dec = SpeechDecoder(gen, DecodingOptions(mtp=2, max_tokens=51), ForcedSampler(units[0].tolist(), gen.config.eos_id))
+        emitted = [len(dec.push_text(text[:, i : i + step])) for i in range(0, text.shape[1], step)]
+        dec.finish()
+        got[step] = (dec.tokens, list(calls))
+        if step == 1:
+            assert emitted[:4] == [0, 0, 0, 16] and emitted[4:8] == [0, 0, 0, 0] and emitted[8] == 15
+    assert got[1][1][:3] == [4, 5, 5]  # BOS + 4 text, then chunks of 5
+    assert got[1][0] == got[5][0] == units[0].tolist()
+
+
 def test_sampling_is_seeded_and_top_k_one_is_greedy() -> None:
     gen = tiny()
     text, _ = data()

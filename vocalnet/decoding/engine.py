@@ -5,6 +5,8 @@ every MTP module in use, the text seen so far and the tokens emitted. Text hidde
 `push_text` (streaming: causal text, as in the streaming training mask) or all at once with
 `generate` (non-streaming: bidirectional text). Tokens are emitted as soon as the schedule of
 `vocalnet.generator.masks.text_visibility` allows: token u_k needs the text that speech row k-1 sees.
+Streamed text is buffered until it lets the next speech row start, then runs through the generator
+in one call per layer: the C_t-token text chunks of the schedule, not one call per token.
 
 Module j (0 = decoder, j >= 1 = MTP module j) processes speech rows lazily: row r runs once its input
 exists and the text that base row r + j sees has arrived. Every module therefore computes exactly the
@@ -70,6 +72,7 @@ class SpeechDecoder:
         self.text_len = 0  # text positions in the decoder, BOS included
         self.text_final = False
         self.bidirectional_text = False
+        self.text_buffer: list[torch.Tensor] = []  # streamed text hidden states not yet run
         self.tokens: list[int] = []
         self.rows_done = [0] * (self.n_modules + 1)
         self.pending: list[torch.Tensor | None] = [None] * (self.n_modules + 1)
@@ -98,15 +101,31 @@ class SpeechDecoder:
         if self.text_final:
             raise RuntimeError("text was already finalised for this segment; call reset() first")
         if text_hidden.numel():
-            self._add_text(text_hidden, bidirectional=False)
-        self.text_final = final
+            self._check_text(text_hidden)
+            self.text_buffer.append(text_hidden)
+        if final:
+            return self.finish()
+        if self.finished or not self._buffer_unblocks():
+            return []
+        self._flush_text()
         return self._advance()
 
     @torch.inference_mode()
     def finish(self) -> list[int]:
         """End of the answer text: emit the remaining tokens up to EOS (or the length guard)."""
+        self._flush_text()
         self.text_final = True
         return self._advance()
+
+    def _buffer_unblocks(self) -> bool:
+        """Whether the buffered text completes what the next speech row must see."""
+        buffered = sum(t.shape[1] for t in self.text_buffer) + (0 if self.text_len else 1)  # + BOS
+        return self.text_len + buffered >= self._text_needed(len(self.tokens) + self.stride - 1)
+
+    def _flush_text(self) -> None:
+        if self.text_buffer:
+            text, self.text_buffer = torch.cat(self.text_buffer, dim=1), []
+            self._add_text(text, bidirectional=False)
 
     @torch.inference_mode()
     def generate(self, text_hidden: torch.Tensor) -> DecodeResult:
@@ -164,10 +183,11 @@ class SpeechDecoder:
 
     def _allowed(self, base_row: int) -> bool:
         """Whether the text that base speech row `base_row` sees has arrived."""
-        if self.text_final:
-            return True
-        chunk = max(0, (base_row - 1) // self.cfg.speech_token_num)
-        return (chunk + 1) * self.cfg.txt_token_num <= self.text_len
+        return self.text_final or self._text_needed(base_row) <= self.text_len
+
+    def _text_needed(self, base_row: int) -> int:
+        """Text positions (BOS included) that base speech row `base_row` sees in streaming."""
+        return (max(0, (base_row - 1) // self.cfg.speech_token_num) + 1) * self.cfg.txt_token_num
 
     def _row_inputs(self, j: int, r0: int, r1: int, dev: torch.device) -> torch.Tensor:
         g, c = self.g, self.cfg
