@@ -288,3 +288,26 @@ def test_readings_are_cased_deterministic_resumable_and_loadable(assets, tmp_pat
         info = sf.info(str(d.query_wav))
         assert info.samplerate == 16000 and info.channels == 1 and info.duration > 0.3
     assert synthesize_readings(tmp_path, 4, 3, assets.llm, workers=1).rendered_now == 1
+
+
+def test_clean_latents_are_the_noise_free_mean_of_each_answer(corpus: Path, tmp_path: Path) -> None:
+    """`data clean-latents` writes m_p beside each answer's z_p: same frames (same durations), no
+    sampling noise (regenerating z_p from the recorded seed reproduces the saved latent, so the seed is
+    the answer's own), and a re-run resumes without rewriting."""
+    from vocalnet.data.clean_latents import FIELD, write_clean_latents
+    from vocalnet.data.voices import ANSWER_SETTINGS
+
+    work = tmp_path / "c"
+    shutil.copytree(corpus, work)
+    total = sum(len(_entries(work)[s]) for s in SPLITS)
+    assert write_clean_latents(work, progress=False) == total
+    voice = PiperAnswerVoice()
+    seeds = {it["id"]: it["answer_seed"] for it in json.loads((work / STATE_DIR / "items.json").read_text())["items"]}
+    e = _entries(work)["train"][0]
+    noisy, clean = np.load(work / e["answer_latent"]).astype(np.float32), np.load(work / e[FIELD]).astype(np.float32)
+    assert clean.shape == noisy.shape and np.abs(noisy - clean).mean() > 0.1
+    again = np.concatenate(voice.encoder.run(gpt_answer(e), np.random.default_rng(seeds[e["id"]]), **ANSWER_SETTINGS), axis=1)
+    assert np.abs(again - noisy).max() < 0.02  # fp16 rounding only: the seed is right
+    assert abs(float((noisy - clean).mean())) < 0.05  # what was removed is zero-mean noise
+    assert all(FIELD in x for s in SPLITS for x in _entries(work)[s])
+    assert write_clean_latents(work, progress=False) == 0

@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from vocalnet.audio.io import resample
+from vocalnet.data.manifest import ManifestError
 from vocalnet.tokenizer.speech_tokenizer import SpeechTokenizer, TokenizerConfig, WhisperFeatures
 from vocalnet.training.run import train
 from vocalnet.vocoder.unit_to_latent import UnitToLatent, UnitToLatentConfig
@@ -144,6 +145,17 @@ def test_vocoder_recipe_learns_latents(tokenizer, piper_clips, tmp_path: Path) -
     losses = [json.loads(l)["loss"] for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert losses[-1] < 0.8 * losses[0]
     assert UnitToLatent.load(out).config.channels == 64
+
+    from vocalnet.training.config import TrainConfig
+    from vocalnet.training.recipes.vocoder_u2l import VocoderRecipe
+
+    (tmp_path / "v.yaml").write_text(yaml.safe_dump({**cfg, "vocoder_target": "answer_latent_clean"}))
+    recipe = VocoderRecipe(TrainConfig.load(tmp_path / "v.yaml"))
+    with pytest.raises(ManifestError, match="answer_latent_clean"):  # the target field is read, not assumed
+        recipe.datasets(recipe.build())
+    (tmp_path / "m.json").write_text(json.dumps([{**e, "answer_latent_clean": e["answer_latent"]} for e in entries]))
+    train_ds, _ = recipe.datasets(recipe.build())
+    assert len(train_ds) == len(entries)
 
 
 def test_shipped_tokenizer_and_vocoder_resynthesise_intelligibly(assets, voice) -> None:

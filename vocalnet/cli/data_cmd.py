@@ -37,6 +37,13 @@ def cmd_data_readings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_clean_latents(args: argparse.Namespace) -> int:
+    from ..data.clean_latents import write_clean_latents
+
+    print(f"{write_clean_latents(args.dir)} clean latents written under {args.dir / 'latents_clean'}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `data synth` and `data check` to the `vocalnet` command line."""
     data = subparsers.add_parser("data", help="synthetic training corpus").add_subparsers(dest="action", required=True)
@@ -60,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     readings.add_argument("--workers", type=int, default=2)
     readings.add_argument("--llm", type=Path, default=None, help="HF backbone folder whose tokenizer sets word casing")
     readings.set_defaults(func=cmd_data_readings)
+
+    clean = data.add_parser("clean-latents", help="noise-free answer latents (the vocoder's cleaner training target)")
+    clean.add_argument("dir", type=Path, help="corpus folder built by `vocalnet data synth` (re-run to resume)")
+    clean.set_defaults(func=cmd_data_clean_latents)
 
     check = data.add_parser("check", help="validate manifests and the files they name")
     check.add_argument("dir", type=Path, help="corpus folder holding train.json/dev.json/test.json")

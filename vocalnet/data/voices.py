@@ -277,5 +277,10 @@ class PiperAnswerVoice:
         latent = np.concatenate(self.encoder.run(text, rng, **ANSWER_SETTINGS), axis=1)
         return self.decoder.decode(latent), latent
 
+    def clean_latent(self, text: str, rng: np.random.Generator) -> np.ndarray:
+        """The prior mean m_p of `synthesize`'s latent for the same `rng` state: same durations (the
+        duration noise is drawn alike), no sampling noise on the latent (noise_scale 0)."""
+        return np.concatenate(self.encoder.run(text, rng, **{**ANSWER_SETTINGS, "noise_scale": 0.0}), axis=1)
+
 
 AnswerVoiceFactory = Callable[[], AnswerVoice]

@@ -69,6 +69,7 @@ class TrainConfig:
     adaptor_norm_weight: float = 0.0  # align / stage 1: pull speech-frame norms to the LLM's mean token-embedding norm
     adaptor_from: str | None = None  # stage 1: start the adaptor from this model folder (the align stage's export)
     generator_from: str | None = None  # stage 2: start the speech generator from this model folder's (warm start)
+    vocoder_target: str = "answer_latent"  # vocoder: manifest field of the latent to regress (answer_latent_clean: noise-free)
     max_train_samples: int | None = None
     max_dev_samples: int | None = 64
     max_query_seconds: float = 30.0

@@ -1,5 +1,8 @@
 """Vocoder training: units -> piper z_p latent, L1 loss, on the corpus' answer audio.
 
+`vocoder_target: answer_latent_clean` regresses the noise-free prior mean m_p instead of z_p
+(`vocalnet data clean-latents`): the same speech without the sampling noise the units cannot predict.
+
 Each dialogue's answer was rendered by piper with its latent saved (`answer_latent`), and the
 speech tokenizer turned the same audio into units; random crops of `crop_units` units and their
 latent frames make the batches. The piper voice's own flow + HiFi-GAN stay frozen (they are not
@@ -28,9 +31,9 @@ class LatentPair:
     latent: Path
 
 
-def load_pairs(manifest: str | Path, limit: int | None = None) -> list[LatentPair]:
-    return [LatentPair(entry_file(manifest, e, "units"), entry_file(manifest, e, "answer_latent"))
-            for e in read_entries(manifest, limit, require=("units", "answer_latent"))]
+def load_pairs(manifest: str | Path, limit: int | None = None, target: str = "answer_latent") -> list[LatentPair]:
+    return [LatentPair(entry_file(manifest, e, "units"), entry_file(manifest, e, target))
+            for e in read_entries(manifest, limit, require=("units", target))]
 
 
 class CropDataset(Dataset):
@@ -66,10 +69,10 @@ class VocoderRecipe:
         return LossModule(self.model, self.loss_terms)
 
     def datasets(self, module: LossModule) -> tuple[Dataset, Dataset | None]:
-        train = CropDataset(load_pairs(self.cfg.train_manifest, self.cfg.max_train_samples), self.model, self.crop, self.cfg.seed)
+        train = CropDataset(load_pairs(self.cfg.train_manifest, self.cfg.max_train_samples, self.cfg.vocoder_target), self.model, self.crop, self.cfg.seed)
         dev = None
         if self.cfg.dev_manifest:
-            dev = CropDataset(load_pairs(self.cfg.dev_manifest, self.cfg.max_dev_samples), self.model, self.crop, self.cfg.seed + 1)
+            dev = CropDataset(load_pairs(self.cfg.dev_manifest, self.cfg.max_dev_samples, self.cfg.vocoder_target), self.model, self.crop, self.cfg.seed + 1)
         return train, dev
 
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
