@@ -29,7 +29,8 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     wavs = (load_audio(items[i][1]) for i in order)
     t0 = time.time()
     whisper = args.whisper or default_asset_paths().whisper
-    tok = SpeechTokenizer.train(wavs, whisper, TokenizerConfig(args.vocab, args.layer, seed=args.seed, pool_mode=args.pool_mode), args.max_frames)
+    config = TokenizerConfig(args.vocab, args.layer, seed=args.seed, pool_mode=args.pool_mode)
+    tok = SpeechTokenizer.train(wavs, whisper, config, args.max_frames)
     tok.save(args.out)
     print(f"speech tokenizer ({args.vocab} units, layer {args.layer}) -> {args.out} in {time.time() - t0:.0f} s")
     return 0

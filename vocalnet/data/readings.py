@@ -14,6 +14,7 @@ from 29.3% to 31.5% (README, "Training"), so the smol recipe leaves them out.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import time
 from dataclasses import dataclass
@@ -78,15 +79,16 @@ class ReadingsSummary:
                 f"{self.seconds / 60:.1f} min")
 
 
-_RENDERER: dict[str, QueryRenderer] = {}
+@functools.cache
+def _renderer() -> QueryRenderer:
+    """One renderer per worker process."""
+    return QueryRenderer(SeededPiper(threads=1))
 
 
 def _render(job: tuple[dict[str, Any], str]) -> None:
     """Render one reading to its wav file (in a worker process)."""
     item, out = job
-    if "r" not in _RENDERER:
-        _RENDERER["r"] = QueryRenderer(SeededPiper(threads=1))
-    wav = _RENDERER["r"].render(item["question"], item["query_voice"])
+    wav = _renderer().render(item["question"], item["query_voice"])
     with atomic_path(Path(out) / item["speech"]) as tmp:
         write_audio(tmp, wav, QUERY_RATE)
 

@@ -109,11 +109,15 @@ class WhisperFeatures:
         else:
             h = self._hidden_at(mel, self.layer)
         h = h[0]
-        short = -h.shape[0] % self.pool
-        if short:  # a trailing partial group still makes a token (covers the audio's end): repeat its last frame
-            h = torch.cat([h, h[-1:].expand(short, -1)])
-        groups = h.view(-1, self.pool, h.shape[-1])
-        return groups.flatten(1) if self.pool_mode == "concat" else groups.mean(1)
+        if self.pool_mode == "concat":  # a trailing partial group is filled by repeating its last frame
+            short = -h.shape[0] % self.pool
+            h = torch.cat([h, h[-1:].expand(short, -1)]) if short else h
+            return h.reshape(-1, self.pool * h.shape[-1])
+        n = h.shape[0] // self.pool * self.pool
+        pooled = h[:n].view(-1, self.pool, h.shape[-1]).mean(1)
+        if n < h.shape[0]:  # a trailing partial group still makes a token (covers the audio's end)
+            pooled = torch.cat([pooled, h[n:].mean(0, keepdim=True)])
+        return pooled
 
     def _hidden_at(self, mel: torch.Tensor, layer: int) -> torch.Tensor:
         w = self.encoder.whisper

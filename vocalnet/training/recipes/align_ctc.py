@@ -47,14 +47,15 @@ class AlignRecipe(Stage1Recipe):
         train, dev = super().datasets(module)
         if any(not d.question for d in train.items):
             raise ValueError("the align stage needs the `question` text of every training entry")
+        extra: list[Dialogue] = []
         if self.cfg.align_on_answers:  # the answer audio read aloud, its text as the target
-            readings = [dataclasses.replace(d, id=f"{d.id}/answer", query_wav=d.answer_wav, question=d.answer)
-                        for d in train.items if d.answer_wav is not None]
-            train.items = train.items + readings
-            train.precompute("Whisper features (answers)")
+            extra += [dataclasses.replace(d, id=f"{d.id}/answer", query_wav=d.answer_wav, question=d.answer)
+                      for d in train.items if d.answer_wav is not None]
         if self.cfg.align_readings:  # read speech of common words: the vocabulary the dialogues lack
-            train.items = train.items + [d for m in self.cfg.align_readings for d in load_dialogues(m)]
-            train.precompute("Whisper features (readings)")
+            extra += [d for m in self.cfg.align_readings for d in load_dialogues(m)]
+        if extra:  # one pass fills the cache (a second would re-read every cached file)
+            train.items = train.items + extra
+            train.precompute("Whisper features (answers, readings)")
         tok = self.model.tokenizer
         used = sorted({t for ds in (train, dev) if ds for d in ds.items if d.question
                        for t in tok(d.question, add_special_tokens=False)["input_ids"]})
