@@ -66,6 +66,34 @@ def test_stream_yields_text_then_audio_chunks(vn: VocalNet, tmp_path: Path) -> N
     assert stats["speech_tokens"] > 0 and stats["first_packet_s"] <= stats["total_s"]
 
 
+def test_stream_pairs_each_hidden_state_with_its_own_token_embedding(model_dir: Path, monkeypatch) -> None:
+    """With text_embed_size, every row pushed to the generator is [hidden state of answer token i,
+    embedding of token i], as the teacher-forced training input builds it; the last is end-of-turn."""
+    from vocalnet.assistant import SpeechDecoder
+    from vocalnet.generator.speech_generator import SpeechGenerator
+    from vocalnet.llm.backbone import build_prompt
+    from vocalnet.vocoder.vocoder import Vocoder
+
+    model = VocalNetModel.from_pretrained(model_dir)
+    model.config.generator = SpeechGeneratorConfig.from_dict({**model.config.generator.to_dict(), "text_embed_size": 48})
+    torch.manual_seed(0)
+    model.speech_generator = SpeechGenerator(model.config.generator)
+    vn = VocalNet(model, Vocoder.load(model_dir / "vocoder"), mtp=2, precision="fp32")
+    pushed: list[torch.Tensor] = []
+    push = SpeechDecoder.push_text
+    monkeypatch.setattr(SpeechDecoder, "push_text", lambda self, t, final=False: pushed.append(t) or push(self, t, final))
+    reply = vn.chat(text="Name a colour.", max_new_tokens=10)
+    rows = torch.cat(pushed, dim=1)[0]
+    assert rows.shape[1] == 96 and reply.text
+    table = model.llm.get_input_embeddings().weight
+    ids = [int((table == r[48:]).all(1).nonzero()[0]) for r in rows]
+    assert ids[-1] == model.eot_id and torch.equal(rows[-1, :48], table[model.eot_id])
+    before = build_prompt(model.tokenizer, model.config.system_prompt, "Name a colour.").before
+    with torch.no_grad():
+        hidden = model.llm.get_decoder()(input_ids=torch.tensor([before + ids[:-1]])).last_hidden_state[0]
+    assert torch.allclose(rows[:-1, :48], hidden[len(before):], atol=1e-4)
+
+
 def test_any_rate_and_stereo_are_handled(vn: VocalNet, tmp_path: Path) -> None:
     t = np.arange(44100) / 44100
     stereo = np.stack([0.2 * np.sin(2 * np.pi * 220 * t), 0.1 * np.sin(2 * np.pi * 330 * t)], 1).astype(np.float32)

@@ -10,6 +10,8 @@ from vocalnet.config import VocalNetConfig
 from vocalnet.encoder.adaptor import SpeechAdaptor
 from vocalnet.encoder.speech_encoder import SpeechEncoder
 from vocalnet.generator.config import SpeechGeneratorConfig
+from vocalnet.generator.masks import causal_mask
+from vocalnet.generator.speech_generator import SpeechGenerator
 from vocalnet.llm.backbone import SPEECH_PLACEHOLDER, build_prompt, end_of_turn_id, load_tokenizer
 from vocalnet.modeling import SpeechBatch, VocalNetModel
 
@@ -104,6 +106,32 @@ def test_stage_losses_and_gradients(small_model: VocalNetModel) -> None:
 def test_generator_text_input_uses_answer_positions_and_eot(small_model: VocalNetModel) -> None:
     m = small_model
     hidden = torch.randn(20, 48)
-    t = m.generator_text_input(hidden, start=7, answer_len=5)
+    t = m.generator_text_input(hidden, start=7, answer_ids=[5, 6, 7, 8, 9])
     eot = m.llm.get_input_embeddings().weight[m.eot_id]
     assert t.shape == (5, 48) and torch.equal(t[:4], hidden[7:11]) and torch.equal(t[4], eot)
+
+
+def test_token_embeddings_fused_into_the_generator_text_input(small_model: VocalNetModel) -> None:
+    """With text_embed_size, each answer row carries its token's input embedding after the hidden
+    state (end-of-turn's on the replaced last row), and the pre-net adds its projection."""
+    m = small_model
+    emb = m.llm.get_input_embeddings().weight
+    m.config.generator = SpeechGeneratorConfig.from_dict({**m.config.generator.to_dict(), "text_embed_size": 48})
+    gen = SpeechGenerator(m.config.generator).eval()
+    hidden = torch.randn(20, 48)
+    t = m.generator_text_input(hidden, start=3, answer_ids=[11, 12, 13])
+    assert t.shape == (3, 96)
+    assert torch.equal(t[:2, :48], hidden[3:5]) and torch.equal(t[:2, 48:], emb[[11, 12]])
+    assert torch.equal(t[2, :48], emb[m.eot_id]) and torch.equal(t[2, 48:], emb[m.eot_id])
+    pos, mask = torch.arange(3)[None], causal_mask([3], 3)
+    with torch.no_grad():
+        base = gen.prenet(t[None], pos, mask)
+        gen.embed_proj.weight.zero_()  # without the embedding term, only the hidden half matters
+        assert not torch.allclose(base, gen.prenet(t[None], pos, mask))
+        t2 = t.clone()
+        t2[:, 48:] = torch.randn(3, 48)
+        assert torch.equal(gen.prenet(t[None], pos, mask), gen.prenet(t2[None], pos, mask))
+    with pytest.raises(ValueError, match="text_embed_size"):
+        VocalNetModel(VocalNetConfig(generator=SpeechGeneratorConfig(**{**m.config.generator.to_dict(),
+                                                                         "text_embed_size": 7})),
+                      m.llm, m.speech_encoder)

@@ -142,7 +142,7 @@ class VocalNet:
             nxt = int(head(hidden[:, -1]).argmax())
             if pending_hidden is not None and speech:  # the previous token's hidden: now known not to be the last
                 tg = time.perf_counter()
-                units = dec.push_text(pending_hidden if nxt != eot else self._eot_embedding())
+                units = dec.push_text(self._text_input(pending_hidden, answer[-1]) if nxt != eot else self._eot_input())
                 gen_time += time.perf_counter() - tg
                 yield from emit_units(units)
             if nxt == eot:
@@ -156,7 +156,7 @@ class VocalNet:
             pending_hidden = hidden
         else:
             if pending_hidden is not None and speech:  # length limit: close the text with the end-of-turn embedding
-                dec.push_text(self._eot_embedding())
+                dec.push_text(self._eot_input())
         if not speech:
             return
         tg = time.perf_counter()
@@ -175,8 +175,14 @@ class VocalNet:
                      tokens_per_s=len(dec.tokens) / gen_time if gen_time else float("nan"),
                      ended_with_eos=float(dec.ended_with_eos), units=list(dec.tokens))
 
-    def _eot_embedding(self) -> torch.Tensor:
-        return self.model.llm.get_input_embeddings()(torch.tensor([[self.model.eot_id]]))
+    def _text_input(self, hidden: torch.Tensor, token: int) -> torch.Tensor:
+        """One answer token's generator input (1, 1, width): its hidden state (+ its embedding)."""
+        return self.model.fuse_token_embeddings(hidden[0], [token])[None]
+
+    def _eot_input(self) -> torch.Tensor:
+        """The closing generator input: the end-of-turn embedding in place of the last hidden state."""
+        eot = self.model.eot_id
+        return self._text_input(self.model.llm.get_input_embeddings()(torch.tensor([[eot]])), eot)
 
     # ---- whole reply --------------------------------------------------------------------------------------
     def chat(self, query: str | Path | np.ndarray | None = None, text: str | None = None, sample_rate: int = 16000,

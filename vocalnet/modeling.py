@@ -60,6 +60,10 @@ class VocalNetModel(nn.Module):
             raise ValueError(
                 f"generator.llm_hidden_size={config.generator.llm_hidden_size} but the LLM hidden size is {llm_dim}"
             )
+        embed_dim = llm.get_input_embeddings().embedding_dim
+        if config.generator.text_embed_size not in (0, embed_dim):
+            raise ValueError(f"generator.text_embed_size={config.generator.text_embed_size} but the LLM's token "
+                             f"embeddings have {embed_dim} values (use 0 or {embed_dim})")
         self.speech_projector = SpeechAdaptor(
             speech_encoder.hidden_size, llm_dim, config.encoder_ds_rate, config.adaptor_hidden_size
         )
@@ -216,15 +220,37 @@ class VocalNetModel(nn.Module):
         out = self.llm(inputs_embeds=inp.inputs_embeds, attention_mask=inp.attention_mask, labels=inp.labels)
         return out.loss
 
-    def generator_text_input(self, hidden: torch.Tensor, start: int, answer_len: int) -> torch.Tensor:
-        """The generator's text input: final hidden states at the answer positions (end-of-turn
-        excluded), the last one replaced by the end-of-turn token's input embedding (official)."""
+    def generator_text_input(self, hidden: torch.Tensor, start: int, answer_ids: list[int]) -> torch.Tensor:
+        """The generator's text input for one answer: `answer_hidden`, with the token embeddings
+        fused in when the generator reads them."""
+        h = self.answer_hidden(hidden, start, len(answer_ids))
+        return self.fuse_token_embeddings(h, self.answer_token_ids(answer_ids))
+
+    def answer_hidden(self, hidden: torch.Tensor, start: int, answer_len: int) -> torch.Tensor:
+        """Final hidden states at the answer positions (end-of-turn excluded), the last one replaced
+        by the end-of-turn token's input embedding (official)."""
         h = hidden[start : start + answer_len]
         if self.config.replace_last_hidden_with_eot:
             with torch.no_grad():  # the LLM is frozen in stage 2
                 eot = self.llm.get_input_embeddings()(torch.tensor([self.eot_id], device=h.device))
             h = torch.cat([h[:-1], eot.to(h.dtype)])
         return h
+
+    def answer_token_ids(self, answer_ids: list[int]) -> list[int]:
+        """The token of each `answer_hidden` row: the answer's, end-of-turn on a replaced last row."""
+        ids = list(answer_ids)
+        if self.config.replace_last_hidden_with_eot and ids:
+            ids[-1] = self.eot_id
+        return ids
+
+    def fuse_token_embeddings(self, h: torch.Tensor, token_ids: list[int]) -> torch.Tensor:
+        """(n, D) hidden states of n tokens -> the generator's text input. With `text_embed_size`,
+        each row gets its token's LLM input embedding appended; otherwise h is returned as is."""
+        if not self.config.generator.text_embed_size:
+            return h
+        with torch.no_grad():
+            emb = self.llm.get_input_embeddings()(torch.tensor(token_ids, device=h.device))
+        return torch.cat([h, emb.to(h.dtype)], dim=-1)
 
     def forward_s2s(self, batch: SpeechBatch, mask_mode: str = "random") -> GeneratorOutput:
         """Stage 2 loss: the speech generator on frozen LLM hidden states."""
@@ -234,7 +260,7 @@ class VocalNetModel(nn.Module):
             speech, lens = self.encode_speech(batch.mel, batch.mel_lens)
             inp = self.build_llm_inputs(speech, lens, batch.answer_ids)
             hidden = self.llm.get_decoder()(inputs_embeds=inp.inputs_embeds, attention_mask=inp.attention_mask).last_hidden_state
-        texts = [self.generator_text_input(hidden[i], s, len(a)) for i, (s, a) in enumerate(zip(inp.answer_start, batch.answer_ids))]
+        texts = [self.generator_text_input(hidden[i], s, a) for i, (s, a) in enumerate(zip(inp.answer_start, batch.answer_ids))]
         return self.generator_loss(texts, batch.units, mask_mode)
 
     def generator_loss(self, texts: list[torch.Tensor], units: list[list[int]], mask_mode: str = "random") -> GeneratorOutput:

@@ -93,7 +93,7 @@ def run_generator_bench(
     if max(mtp_values) > cfg.mtp_num or min(mtp_values) < 0:
         raise ValueError(f"shape {shape} has {cfg.mtp_num} MTP modules; m must be in 0..{cfg.mtp_num}")
     gen = for_inference(SpeechGenerator(cfg), precision)
-    text = torch.randn(1, text_len, cfg.llm_hidden_size)
+    text = torch.randn(1, text_len, cfg.text_input_size)
     settings = sorted(set(mtp_values) | {0})
     _time_decode(gen, text, max(settings), min(tokens, 16))  # warm-up (allocations, kernels)
     times: dict[int, list[float]] = {m: [] for m in settings}

@@ -136,8 +136,9 @@ def official_config(model) -> dict[str, Any]:
     g = model.config.generator
     if model.config.lora is not None:
         raise ConfigError("the official layout has no LoRA adapters: call model.merge_lora() first")
-    if g.variant != "mtp" or g.hidden_size != g.llm_hidden_size:
-        raise ConfigError("only VocalNet-MTP generators as wide as the LLM have an official layout")
+    if g.variant != "mtp" or g.hidden_size != g.llm_hidden_size or g.text_embed_size:
+        raise ConfigError("only VocalNet-MTP generators as wide as the LLM, reading hidden states alone, "
+                          "have an official layout")
     llm = {k: v for k, v in model.llm.config.to_dict().items() if not k.startswith("_")}
     family = llm.get("model_type")
     kind = {v: k for k, v in OFFICIAL_MODEL_TYPES.items()}.get(family)

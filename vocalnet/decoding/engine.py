@@ -140,8 +140,9 @@ class SpeechDecoder:
     def _check_text(self, text_hidden: torch.Tensor) -> None:
         if text_hidden.dim() != 3 or text_hidden.shape[0] != 1:
             raise ValueError(f"text hidden states must be (1, n, D), got {tuple(text_hidden.shape)}")
-        if text_hidden.shape[-1] != self.cfg.llm_hidden_size:
-            raise ValueError(f"text hidden size {text_hidden.shape[-1]} != llm_hidden_size {self.cfg.llm_hidden_size}")
+        if text_hidden.shape[-1] != self.cfg.text_input_size:
+            raise ValueError(f"text input width {text_hidden.shape[-1]} != the generator's text_input_size "
+                             f"{self.cfg.text_input_size} (llm_hidden_size + text_embed_size)")
         if self.rows_done[0] and self.cfg.position_layout == "concat" and self.bidirectional_text:
             raise RuntimeError("cannot add text after speech decoding started in non-streaming mode")
 

@@ -29,6 +29,11 @@ class SpeechGeneratorConfig:
         has not arrived yet; streaming decoding is then exactly the teacher-forced streaming forward.
     default_mtp: extra speech tokens per decoding step when the caller does not choose (the setting
       measured best, written by `vocalnet package --default-mtp`); None means mtp_num.
+    text_embed_size: 0 (official) feeds the pre-net the LLM's final hidden states alone. Above 0, each
+      text position also carries the LLM's input embedding of its token (that many values, after the
+      hidden state); `embed_proj` maps it to the hidden size and adds it, as LLaMA-Omni 2 fuses text
+      embeddings with hidden states. A final hidden state is shaped for predicting the next token;
+      the embedding says which word this position speaks.
     """
 
     hidden_size: int = 576
@@ -53,6 +58,7 @@ class SpeechGeneratorConfig:
     group_size: int = 3
     position_layout: str = "concat"
     default_mtp: int | None = None
+    text_embed_size: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -61,6 +67,11 @@ class SpeechGeneratorConfig:
     @property
     def vocab_size(self) -> int:
         return self.unit_vocab_size + self.special_tokens
+
+    @property
+    def text_input_size(self) -> int:
+        """Width of one text position fed to the generator: hidden state, then the token embedding."""
+        return self.llm_hidden_size + self.text_embed_size
 
     @property
     def bos_id(self) -> int:
@@ -89,7 +100,7 @@ class SpeechGeneratorConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("encoder_num_layers", "mtp_num"):
+        for name in ("encoder_num_layers", "mtp_num", "text_embed_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")

@@ -42,6 +42,7 @@ class SpeechGenerator(nn.Module):
         self.config = c = config
         H = c.hidden_size
         self.input_proj = nn.Linear(c.llm_hidden_size, H) if c.llm_hidden_size != H else None
+        self.embed_proj = nn.Linear(c.text_embed_size, H, bias=False) if c.text_embed_size else None
         self.embedding = nn.Embedding(c.vocab_size, H, padding_idx=c.pad_id)
         self.encode_layers = nn.ModuleList(self._layer() for _ in range(c.encoder_num_layers))
         self.decode_layers = nn.ModuleList(self._layer() for _ in range(c.decoder_num_layers))
@@ -91,8 +92,11 @@ class SpeechGenerator(nn.Module):
         self, text_hidden: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
         caches: list[KVCache] | None = None,
     ) -> torch.Tensor:
-        """LLM hidden states (B, L, D_llm) -> pre-net outputs (B, L, H), causal over text."""
-        x = self.input_proj(text_hidden) if self.input_proj is not None else text_hidden
+        """Text input (B, L, text_input_size) -> pre-net outputs (B, L, H), causal over text."""
+        hidden = text_hidden[..., : self.config.llm_hidden_size]
+        x = self.input_proj(hidden) if self.input_proj is not None else hidden
+        if self.embed_proj is not None:
+            x = x + self.embed_proj(text_hidden[..., self.config.llm_hidden_size :])
         rope = self.rope(positions, x.dtype)
         for i, layer in enumerate(self.encode_layers):
             x = layer(x, rope, mask, caches[i] if caches else None, "text")
@@ -160,7 +164,7 @@ class SpeechGenerator(nn.Module):
     ) -> GeneratorOutput:
         """Teacher-forced loss.
 
-        text_hidden: (B, L, D_llm) right-padded LLM hidden states; text_lens: valid lengths.
+        text_hidden: (B, L, text_input_size) right-padded text input; text_lens: valid lengths.
         speech_tokens: (B, N) right-padded unit ids (< unit_vocab_size); speech_lens: valid lengths.
         mask_mode: "streaming", "non-streaming", "random" (p=0.5 per sample) or one mode per sample.
         """

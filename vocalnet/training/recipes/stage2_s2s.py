@@ -1,7 +1,8 @@
 """Stage 2, generative fine-tuning (speech -> speech): only the speech generator is trained.
 
 The encoder, adaptor and LLM (with its stage-1 LoRA) run once per dialogue without grad to produce
-the generator's text input (final hidden states at the answer positions), which is cached.
+the generator's text input (final hidden states at the answer positions), which is cached; token
+embeddings, when the generator reads them, are looked up per batch.
 Loss: CE_main + sum_j decay^j CE_j, normalised over all processes. Export: the stage-1 checkpoint
 with the trained generator.
 """
@@ -37,12 +38,22 @@ class Stage2Recipe:
             model.config.generator = gcfg
             model.speech_generator = SpeechGenerator(gcfg)
         if self.cfg.generator_from:  # e.g. a generator trained on an earlier stage 1's hidden states
-            model.speech_generator.load_state_dict(submodule_state(self.cfg.generator_from, "speech_generator"))
+            self._warm_start(model.speech_generator, submodule_state(self.cfg.generator_from, "speech_generator"))
         model.requires_grad_(False)
         model.speech_generator.requires_grad_(True)
         self.model = model
         self._logmel = LogMel(model.config.speech_encoder, model.speech_encoder.num_mel_bins)
         return LossModule(model, self.loss_terms)
+
+    @staticmethod
+    def _warm_start(gen: SpeechGenerator, state: dict[str, torch.Tensor]) -> None:
+        """Load an earlier generator. The one part it may lack is `embed_proj` (it read hidden states
+        alone): that starts at zero, so the warm-started generator begins where the old one ended."""
+        missing, unexpected = gen.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("embed_proj.") for k in missing):
+            raise ValueError(f"generator_from does not fit this generator: missing {missing}, unexpected {unexpected}")
+        if missing:
+            torch.nn.init.zeros_(gen.embed_proj.weight)
 
     @torch.no_grad()
     def _featurize(self, d: Dialogue) -> torch.Tensor:
@@ -55,7 +66,7 @@ class Stage2Recipe:
         answer = m.tokenizer(d.answer, add_special_tokens=False)["input_ids"]
         inp = m.build_llm_inputs(speech, lens, [answer])
         hidden = m.llm.get_decoder()(inputs_embeds=inp.inputs_embeds, attention_mask=inp.attention_mask).last_hidden_state
-        return m.generator_text_input(hidden[0], inp.answer_start[0], len(answer))
+        return m.answer_hidden(hidden[0], inp.answer_start[0], len(answer))  # token embeddings: in collate
 
     def datasets(self, module: LossModule) -> tuple[DialogueDataset, DialogueDataset | None]:
         weights = Path(self.cfg.init_from) / "model.safetensors"
@@ -64,8 +75,11 @@ class Stage2Recipe:
         return cached_datasets(self.cfg, "generator-text", self._featurize, fp, "LLM hidden states")
 
     def collate(self, items: list[tuple[Dialogue, torch.Tensor]]) -> dict[str, Any]:
-        vocab = self.model.config.generator.unit_vocab_size
-        return {"texts": [t for _, t in items], "units": [load_units(d.units, vocab) for d, _ in items]}
+        m = self.model
+        vocab = m.config.generator.unit_vocab_size
+        texts = [m.fuse_token_embeddings(h, m.answer_token_ids(m.tokenizer(d.answer, add_special_tokens=False)["input_ids"]))
+                 for d, h in items]
+        return {"texts": texts, "units": [load_units(d.units, vocab) for d, _ in items]}
 
     def loss_terms(self, model: VocalNetModel, batch: dict[str, Any]) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
         out = model.generator_loss(batch["texts"], batch["units"], self.cfg.mask_mode)
