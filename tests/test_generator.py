@@ -264,3 +264,30 @@ def test_int8_inference_keeps_small_output_channels() -> None:
     assert for_inference(lin, "fp32") is lin
     with pytest.raises(ValueError, match="precision"):
         for_inference(lin, "int4")
+
+
+def test_bench_runs_a_trained_model_folder(tmp_path, capsys) -> None:
+    """`vocalnet bench generator --model DIR` loads that folder's generator (its shape, its weights)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from vocalnet.bench.generator import load_generator
+    from vocalnet.cli.main import main as cli_main
+    from vocalnet.config import VocalNetConfig
+
+    cfg = SpeechGeneratorConfig(hidden_size=32, llm_hidden_size=48, ffn_dim=64, num_heads=4, unit_vocab_size=40,
+                                mtp_num=3, text_embed_size=48)
+    gen = SpeechGenerator(cfg)
+    VocalNetConfig(generator=cfg).save(tmp_path / "config.json")
+    save_file({f"speech_generator.{k}": v.contiguous() for k, v in gen.state_dict().items()},
+              str(tmp_path / "model.safetensors"))
+    loaded = load_generator(tmp_path)
+    assert loaded.config == cfg
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in gen.state_dict().items())
+    assert cli_main(["bench", "generator", "--model", str(tmp_path), "--mtp", "0,3", "--tokens", "12",
+                     "--repeats", "1", "--precision", "fp32", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["mtp"] for r in rows] == [0, 3] and all(r["tokens"] == 12 and r["tokens_per_s"] > 0 for r in rows)
+    assert cli_main(["bench", "generator", "--model", str(tmp_path), "--mtp", "5", "--tokens", "4", "--repeats", "1"]) != 0
+    assert "3 MTP modules" in capsys.readouterr().err

@@ -14,9 +14,12 @@ import json
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
+from ..checkpoint.io import submodule_state
+from ..config import VocalNetConfig
 from ..decoding.engine import SpeechDecoder
 from ..decoding.optimize import for_inference
 from ..decoding.sampling import DecodingOptions, Sampler
@@ -65,6 +68,14 @@ def ideal_ratios(cfg: SpeechGeneratorConfig, m: int) -> tuple[float, float]:
     return ntp / mtp_bytes, ntp / mtp_flops
 
 
+def load_generator(model_dir: str | Path) -> SpeechGenerator:
+    """The trained speech generator of a vocalnet model folder (nothing else is loaded)."""
+    cfg = VocalNetConfig.load(Path(model_dir) / "config.json").generator
+    gen = SpeechGenerator(cfg)
+    gen.load_state_dict(submodule_state(model_dir, "speech_generator"))
+    return gen
+
+
 def _time_decode(gen: SpeechGenerator, text: torch.Tensor, m: int, tokens: int) -> float:
     opts = DecodingOptions(mtp=m, max_tokens=tokens)
     dec = SpeechDecoder(gen, opts, sampler=_NoEosGreedy(gen.config.eos_id))
@@ -77,9 +88,11 @@ def _time_decode(gen: SpeechGenerator, text: torch.Tensor, m: int, tokens: int) 
 
 def run_generator_bench(
     shape: str, mtp_values: list[int], tokens: int = 150, text_len: int = 20, precision: str = "int8",
-    repeats: int = 5, seed: int = 0, progress: bool = True,
+    repeats: int = 5, seed: int = 0, progress: bool = True, model: str | Path | None = None,
 ) -> list[BenchRow]:
-    """Decode `tokens` speech tokens at batch 1 for each m (random weights, this CPU).
+    """Decode `tokens` speech tokens at batch 1 for each m (this CPU): random weights of a named
+    `shape`, or the trained generator of a `model` folder. The text is known up front (whole-answer
+    decoding), so this is MTP's own speed-up, without the streaming schedule's text waits.
 
     The settings run interleaved in `repeats` rounds (order reversed every other round), and each
     round's speed-ups are taken against that round's own NTP run: neighbouring runs share whatever
@@ -89,15 +102,20 @@ def run_generator_bench(
     from tqdm import tqdm
 
     torch.manual_seed(seed)
-    cfg = shape_config(shape, dropout=0.0, max_speech_tokens=max(tokens, 16))
+    if model is not None:
+        gen = load_generator(model)
+        cfg = gen.config
+    else:
+        cfg = shape_config(shape, dropout=0.0, max_speech_tokens=max(tokens, 16))
+        gen = SpeechGenerator(cfg)
     if max(mtp_values) > cfg.mtp_num or min(mtp_values) < 0:
-        raise ValueError(f"shape {shape} has {cfg.mtp_num} MTP modules; m must be in 0..{cfg.mtp_num}")
-    gen = for_inference(SpeechGenerator(cfg), precision)
+        raise ValueError(f"the generator has {cfg.mtp_num} MTP modules; m must be in 0..{cfg.mtp_num}")
+    gen = for_inference(gen, precision)
     text = torch.randn(1, text_len, cfg.text_input_size)
     settings = sorted(set(mtp_values) | {0})
     _time_decode(gen, text, max(settings), min(tokens, 16))  # warm-up (allocations, kernels)
     times: dict[int, list[float]] = {m: [] for m in settings}
-    with tqdm(total=repeats * len(settings), desc=f"bench {shape}", disable=not progress, leave=False) as bar:
+    with tqdm(total=repeats * len(settings), desc="bench generator", disable=not progress, leave=False) as bar:
         for r in range(repeats):
             for m in settings if r % 2 == 0 else settings[::-1]:
                 times[m].append(_time_decode(gen, text, m, tokens))

@@ -34,9 +34,10 @@ def cmd_bench_generator(args: argparse.Namespace) -> int:
 
     rows = run_generator_bench(
         args.shape, args.mtp, tokens=args.tokens, precision=args.precision, repeats=args.repeats,
-        progress=not args.json,
+        progress=not args.json, model=args.model,
     )
-    print(rows_json(args.shape, args.precision, rows) if args.json else format_rows(args.shape, args.precision, rows))
+    name = str(args.model) if args.model else args.shape
+    print(rows_json(name, args.precision, rows) if args.json else format_rows(name, args.precision, rows))
     return 0
 
 
@@ -109,10 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="target", required=True)
     gen = bench.add_parser("generator", help="speech-generator tokens/s for NTP and MTP-m, vs the ideal speed-up")
-    gen.add_argument("--shape", default="vocalnet-1b", choices=["vocalnet-1b", "smol"])
+    gen.add_argument("--shape", default="vocalnet-1b", choices=["vocalnet-1b", "smol"], help="random weights of this shape")
+    gen.add_argument("--model", type=Path, default=None, help="a trained model folder instead of --shape")
     gen.add_argument("--mtp", type=_int_list, default=[0, 1, 2, 3, 5], help="comma-separated m values")
     gen.add_argument("--tokens", type=int, default=150, help="speech tokens decoded per run")
-    gen.add_argument("--repeats", type=int, default=5, help="interleaved repeats; the fastest run counts")
+    gen.add_argument("--repeats", type=int, default=5, help="interleaved rounds; medians are reported")
     gen.add_argument("--precision", default="int8", choices=["int8", "fp32"])
     gen.add_argument("--json", action="store_true", help="print JSON instead of a table")
     gen.set_defaults(func=cmd_bench_generator)
