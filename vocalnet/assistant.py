@@ -181,8 +181,7 @@ class VocalNet:
 
     def _eot_input(self) -> torch.Tensor:
         """The closing generator input: the end-of-turn embedding in place of the last hidden state."""
-        eot = self.model.eot_id
-        return self._text_input(self.model.llm.get_input_embeddings()(torch.tensor([[eot]])), eot)
+        return self._text_input(self.model.eot_embedding()[None], self.model.eot_id)
 
     # ---- whole reply --------------------------------------------------------------------------------------
     def chat(self, query: str | Path | np.ndarray | None = None, text: str | None = None, sample_rate: int = 16000,

@@ -231,10 +231,13 @@ class VocalNetModel(nn.Module):
         by the end-of-turn token's input embedding (official)."""
         h = hidden[start : start + answer_len]
         if self.config.replace_last_hidden_with_eot:
-            with torch.no_grad():  # the LLM is frozen in stage 2
-                eot = self.llm.get_input_embeddings()(torch.tensor([self.eot_id], device=h.device))
-            h = torch.cat([h[:-1], eot.to(h.dtype)])
+            h = torch.cat([h[:-1], self.eot_embedding(h.device).to(h.dtype)])
         return h
+
+    @torch.no_grad()  # the LLM is frozen in stage 2 and at inference
+    def eot_embedding(self, device: torch.device | None = None) -> torch.Tensor:
+        """(1, D) LLM input embedding of the end-of-turn token."""
+        return self.llm.get_input_embeddings()(torch.tensor([self.eot_id], device=device))
 
     def answer_token_ids(self, answer_ids: list[int]) -> list[int]:
         """The token of each `answer_hidden` row: the answer's, end-of-turn on a replaced last row."""
