@@ -193,3 +193,28 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
         assert s.wer >= 0 and 0 <= s.eos_rate <= 1 and s.tokens_per_s > 0 and s.first_packet_ms > 0 and s.rtf > 0
     assert "s->t" in report.table() and len(report.table().splitlines()) == 4
     assert is_correct("It is Paris, of course.", "paris") and not is_correct("Parisian food.", "Paris")
+
+
+def test_int8_assistant_reads_the_prompt_with_the_fp32_llm(model_dir: Path) -> None:
+    """Dynamic int8 scales a whole prompt by its largest activation (speech frames' outliers then
+    erase the rest): the prompt is read with fp32 down projections, answer tokens by the int8 LLM."""
+    vn8 = VocalNet.from_pretrained(model_dir, mtp=2, precision="int8")
+    int8_calls: list[bool] = []
+    vn8.model.llm.get_decoder().register_forward_pre_hook(
+        lambda mod, args, kw: int8_calls.append(kw.get("inputs_embeds") is not None), with_kwargs=True)
+    reply = vn8.chat(text="What is the capital of France?", max_new_tokens=4)
+    assert reply.text and int8_calls and not any(int8_calls)
+    reader, int8 = vn8._prompt_reader.layers[0].mlp, vn8.model.llm.get_decoder().layers[0].mlp
+    assert type(reader.down_proj) is torch.nn.Linear and type(int8.down_proj) is not torch.nn.Linear
+    assert type(reader.up_proj) is not torch.nn.Linear
+
+
+def test_prompt_reader_falls_back_to_fp32_without_down_projections() -> None:
+    from vocalnet.decoding.optimize import for_inference, prompt_reader
+
+    fp32 = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 4))
+    int8 = for_inference(fp32, "int8")
+    assert prompt_reader(fp32, int8) is fp32
+    assert prompt_reader(fp32, fp32) is fp32
+    mixed = prompt_reader(fp32, int8, fp32_names=("2",))
+    assert mixed[2] is fp32[2] and type(mixed[0]) is not torch.nn.Linear

@@ -25,7 +25,7 @@ from transformers import DynamicCache
 from .audio.features import LogMel
 from .audio.io import load_audio, prepare_audio
 from .decoding.engine import SpeechDecoder
-from .decoding.optimize import for_inference
+from .decoding.optimize import for_inference, prompt_reader
 from .decoding.sampling import DecodingOptions
 from .modeling import VocalNetModel
 from .models import DEFAULT_MODEL, DEFAULT_VOCODER
@@ -56,7 +56,9 @@ class Reply:
 
 class VocalNet:
     """The assistant: LoRA merged into the LLM; LLM and generator in `precision` (int8 dynamic
-    quantisation by default, several times faster on CPU); `mtp` speech tokens per step - 1."""
+    quantisation by default, several times faster on CPU); `mtp` speech tokens per step - 1.
+    The prompt is read with fp32 MLP down projections (see `prompt_reader`); answer tokens, one row
+    at a time, by the int8 LLM on the same KV cache."""
 
     def __init__(self, model: VocalNetModel, vocoder: Vocoder, mtp: int | None = None, precision: str = "int8",
                  vocoder_context: tuple[int, int] | None = None) -> None:
@@ -65,7 +67,9 @@ class VocalNet:
             raise ValueError(f"the vocoder reads {vocoder.vocab_size} units but the speech generator writes "
                              f"{gen.unit_vocab_size}: they come from different tokenizers")
         model.merge_lora()
+        fp32_decoder = model.llm.get_decoder()
         model.llm = for_inference(model.llm, precision)
+        self._prompt_reader = prompt_reader(fp32_decoder, model.llm.get_decoder())
         self.model = model.eval()
         self.generator = for_inference(model.speech_generator, precision)
         self.vocoder = vocoder
@@ -133,8 +137,8 @@ class VocalNet:
 
         cache = DynamicCache()
         base, head = m.llm.get_decoder(), m.llm.get_output_embeddings()
-        hidden = base(inputs_embeds=self._query_embeds(query, text, sample_rate), cache=cache,
-                      use_cache=True).last_hidden_state
+        hidden = self._prompt_reader(inputs_embeds=self._query_embeds(query, text, sample_rate), cache=cache,
+                                     use_cache=True).last_hidden_state
         answer: list[int] = []
         shown = ""
         pending_hidden: torch.Tensor | None = None
