@@ -184,14 +184,17 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
     for i, (question, reference) in enumerate([("What is the capital of France?", "Paris"), ("Tell me a joke.", None)]):
         sf.write(tmp_path / "wavs" / f"q{i}.wav", 0.1 * rng.standard_normal(16000).astype(np.float32), 16000)
         entries.append({"id": f"t{i}", "speech": f"wavs/q{i}.wav", "question": question, "reference": reference,
-                        "conversations": [{"from": "human", "value": "<speech>"}, {"from": "gpt", "value": "x"}]})
+                        "conversations": [{"from": "human", "value": "<speech>"}, {"from": "gpt", "value": "x"}],
+                        "query_voice": {"engine": "piper", "voice": "joe"}})
     (tmp_path / "test.json").write_text(json.dumps(entries))
     report = evaluate_system(model_dir, tmp_path / "test.json", [0, 2], speech_limit=None)
     assert report.accuracy_items == 1 and report.s2t_accuracy in (0.0, 1.0) and report.t2t_accuracy in (0.0, 1.0)
     assert [s.mtp for s in report.settings] == [0, 2] and all(s.n == 2 for s in report.settings)
     for s in report.settings:
         assert s.wer >= 0 and 0 <= s.eos_rate <= 1 and s.tokens_per_s > 0 and s.first_packet_ms > 0 and s.rtf > 0
-    assert "s->t" in report.table() and len(report.table().splitlines()) == 4
+    (voice,) = report.by_voice
+    assert (voice.voice, voice.n) == ("piper:joe", 1) and voice.query_wer > 0.5  # noise is not the question
+    assert "s->t" in report.table() and len(report.table().splitlines()) == 5
     assert is_correct("It is Paris, of course.", "paris") and not is_correct("Parisian food.", "Paris")
 
 

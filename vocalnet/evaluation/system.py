@@ -3,7 +3,9 @@
 Reported per MTP setting m: WER of the spoken answer's ASR transcript against the text answer,
 DNSMOS OVRL, speech tokens per second, first-packet latency and RTF. Reported once (they do not
 depend on m): s->t accuracy on questions with a reference answer, and t->t accuracy of the backbone
-LLM answering the same questions typed (its own accuracy, the ceiling for s->t).
+LLM answering the same questions typed (its own accuracy, the ceiling for s->t). Both are also
+broken down by query voice, beside the ASR judge's WER on those queries: what the Whisper encoder
+alone makes of each voice, a ceiling for understanding it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class TestItem:
     query: Path
     question: str | None
     reference: str | None
+    voice: str = "unknown"
 
 
 @dataclass
@@ -42,11 +45,22 @@ class SettingReport:
 
 
 @dataclass
+class VoiceReport:
+    """Accuracy on one query voice's graded questions, and the ASR judge's WER on those queries."""
+    voice: str
+    n: int
+    s2t_accuracy: float
+    t2t_accuracy: float
+    query_wer: float
+
+
+@dataclass
 class SystemReport:
     s2t_accuracy: float | None
     t2t_accuracy: float | None
     accuracy_items: int
     settings: list[SettingReport] = field(default_factory=list)
+    by_voice: list[VoiceReport] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
 
     def table(self) -> str:
@@ -55,6 +69,9 @@ class SystemReport:
             ratio = self.s2t_accuracy / self.t2t_accuracy if self.t2t_accuracy else float("nan")
             lines.append(f"accuracy on {self.accuracy_items} questions with a reference: s->t {100 * self.s2t_accuracy:.1f}%"
                          f", t->t (backbone, typed) {100 * self.t2t_accuracy:.1f}%, ratio {ratio:.2f}")
+            for v in self.by_voice:
+                lines.append(f"  {v.voice:<28} n {v.n:>4}  s->t {100 * v.s2t_accuracy:5.1f}%  t->t {100 * v.t2t_accuracy:5.1f}%"
+                             f"  query ASR WER {100 * v.query_wer:5.1f}%")
         lines.append(f"{'m':>2} {'WER %':>7} {'DNSMOS':>7} {'tok/s':>7} {'1st pkt ms':>10} {'RTF':>6} {'EOS %':>6} {'n':>4}")
         for s in self.settings:
             lines.append(f"{s.mtp:>2} {100 * s.wer:>7.2f} {s.dnsmos_ovrl:>7.3f} {s.tokens_per_s:>7.1f} "
@@ -66,8 +83,16 @@ class SystemReport:
 
 
 def load_test_items(manifest: Path, limit: int | None = None) -> list[TestItem]:
-    return [TestItem(str(e["id"]), entry_file(manifest, e, "speech"), e.get("question"), e.get("reference"))
+    return [TestItem(str(e["id"]), entry_file(manifest, e, "speech"), e.get("question"), e.get("reference"),
+                     _voice_name(e.get("query_voice")))
             for e in read_entries(manifest, limit, require=("id", "speech"))]
+
+
+def _voice_name(voice: dict | None) -> str:
+    """engine:voice of a corpus entry's query voice ("unknown" for manifests without one)."""
+    if not isinstance(voice, dict):
+        return "unknown"
+    return f"{voice.get('engine', '?')}:{voice.get('voice', '?')}"
 
 
 def is_correct(answer: str, reference: str) -> bool:
@@ -99,20 +124,22 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     vn = VocalNet.from_pretrained(model_dir, precision=precision)
     asr, mos = AsrJudge(), MosJudge()
     graded = [it for it in items if it.reference and it.question]
-    s2t_ok, t2t_ok = 0, 0
+    outcomes: list[tuple[str, bool, bool, Any]] = []
     base_path = vn.model.config.llm or default_asset_paths().llm
     base_llm, base_tok = load_llm(base_path), load_tokenizer(base_path)
     report = SystemReport(None, None, len(graded))
     for it in tqdm(graded, desc="accuracy", unit="q"):
         spoken = _text_only(vn, it.query)
         typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, it.question)
-        s2t_ok += is_correct(spoken, it.reference)
-        t2t_ok += is_correct(typed, it.reference)
+        outcomes.append((it.voice, is_correct(spoken, it.reference), is_correct(typed, it.reference),
+                         word_errors(it.question, asr.transcribe(it.query))))
         if len(report.examples) < 10:
             report.examples.append({"id": it.id, "question": it.question, "reference": it.reference,
                                     "s2t": spoken, "t2t": typed})
     if graded:
-        report.s2t_accuracy, report.t2t_accuracy = s2t_ok / len(graded), t2t_ok / len(graded)
+        report.s2t_accuracy = sum(o[1] for o in outcomes) / len(outcomes)
+        report.t2t_accuracy = sum(o[2] for o in outcomes) / len(outcomes)
+        report.by_voice = _by_voice(outcomes)
     speech_items = items[:speech_limit] if speech_limit else items
     replies: dict[int, list] = {}
     for m in mtp_values:  # every timed answer before any judge runs: nothing the judges do to the
@@ -132,6 +159,16 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
                                              float(np.mean([r.metrics["ended_with_eos"] for r in replies[m]])),
                                              len(speech_items)))
     return report
+
+
+def _by_voice(outcomes: list[tuple[str, bool, bool, Any]]) -> list[VoiceReport]:
+    """One VoiceReport per query voice, most frequent first."""
+    groups: dict[str, list[tuple[str, bool, bool, Any]]] = {}
+    for o in outcomes:
+        groups.setdefault(o[0], []).append(o)
+    return [VoiceReport(v, len(g), sum(o[1] for o in g) / len(g), sum(o[2] for o in g) / len(g),
+                        sum(o[3].edits for o in g) / max(sum(o[3].ref_len for o in g), 1))
+            for v, g in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
 
 
 def _median(replies: list, key: str) -> float:
