@@ -266,6 +266,30 @@ def test_int8_inference_keeps_small_output_channels() -> None:
         for_inference(lin, "int4")
 
 
+def test_inference_copy_fuses_projections_without_changing_outputs() -> None:
+    """for_inference fuses q/k/v and gate/up on a copy: same speech tokens and logits, one matmul
+    where there were three (two), and the training module keeps its HF parameter names."""
+    from vocalnet.decoding.engine import SpeechDecoder
+    from vocalnet.decoding.optimize import for_inference
+    from vocalnet.decoding.sampling import DecodingOptions
+
+    torch.manual_seed(0)
+    gen = SpeechGenerator(SpeechGeneratorConfig(hidden_size=32, llm_hidden_size=48, ffn_dim=64, num_heads=4,
+                                                num_kv_heads=2, unit_vocab_size=40, mtp_num=2, dropout=0.0)).eval()
+    names = set(gen.state_dict())
+    fused = for_inference(gen, "fp32")
+    assert fused is not gen and set(gen.state_dict()) == names
+    fused_names = set(fused.state_dict())
+    assert any("qkv_proj" in n for n in fused_names) and any("gate_up_proj" in n for n in fused_names)
+    assert not any(".q_proj." in n or ".up_proj." in n for n in fused_names)
+    text = torch.randn(1, 7, 48)
+    runs = [SpeechDecoder(g, DecodingOptions(mtp=2, max_tokens=30)).generate(text) for g in (gen, fused)]
+    assert runs[0].tokens == runs[1].tokens and len(runs[0].tokens) > 0
+    x, rope = torch.randn(1, 5, 32), gen.rope(torch.arange(5)[None], torch.float32)
+    with torch.no_grad():
+        assert torch.allclose(gen.decode_layers[0](x, rope, None), fused.decode_layers[0](x, rope, None), atol=1e-5)
+
+
 def test_bench_runs_a_trained_model_folder(tmp_path, capsys) -> None:
     """`vocalnet bench generator --model DIR` loads that folder's generator (its shape, its weights)."""
     import json

@@ -112,6 +112,18 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(hidden_size, num_kv_heads * self.head_dim, bias=False)
         self.o_proj = nn.Linear(num_heads * self.head_dim, hidden_size, bias=False)
 
+    def fuse(self) -> None:
+        """Inference only: q/k/v become one `qkv_proj` (one matmul call instead of three; at batch 1
+        a call's fixed cost outweighs its arithmetic). Parameter names change: do not save after."""
+        self.qkv_proj = _concat_linears(self.q_proj, self.k_proj, self.v_proj)
+        del self.q_proj, self.k_proj, self.v_proj
+
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if not hasattr(self, "qkv_proj"):
+            return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        kv = self.num_kv_heads * self.head_dim
+        return self.qkv_proj(x).split([self.num_heads * self.head_dim, kv, kv], dim=-1)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -126,9 +138,10 @@ class Attention(nn.Module):
         `segment` first, and the mask covers all cached keys in [text, speech] order.
         """
         b, t, _ = x.shape
-        q = self.q_proj(x).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(x).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q, k, v = self._qkv(x)
+        q = q.reshape(b, t, self.num_heads, self.head_dim).transpose(1, 2)
+        k = k.reshape(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        v = v.reshape(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
         cos, sin = rope
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if cache is not None:
@@ -151,8 +164,25 @@ class MLP(nn.Module):
         self.up_proj = nn.Linear(hidden_size, ffn_dim, bias=False)
         self.down_proj = nn.Linear(ffn_dim, hidden_size, bias=False)
 
+    def fuse(self) -> None:
+        """Inference only: gate and up become one `gate_up_proj` (see `Attention.fuse`)."""
+        self.gate_up_proj = _concat_linears(self.gate_proj, self.up_proj)
+        del self.gate_proj, self.up_proj
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        if hasattr(self, "gate_up_proj"):
+            gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        else:
+            gate, up = self.gate_proj(x), self.up_proj(x)
+        return self.down_proj(F.silu(gate) * up)
+
+
+def _concat_linears(*linears: nn.Linear) -> nn.Linear:
+    """One bias-free Linear whose outputs are the given Linears' outputs, concatenated."""
+    w = torch.cat([lin.weight.detach() for lin in linears])
+    fused = nn.Linear(w.shape[1], w.shape[0], bias=False, device=w.device, dtype=w.dtype)
+    fused.weight.data.copy_(w)
+    return fused
 
 
 class DecoderLayer(nn.Module):
