@@ -210,6 +210,7 @@ def test_int8_assistant_reads_the_prompt_with_the_fp32_llm(model_dir: Path) -> N
     reader, int8 = vn8._prompt_reader.layers[0].mlp, vn8.model.llm.get_decoder().layers[0].mlp
     assert type(reader.down_proj) is torch.nn.Linear and type(int8.down_proj) is not torch.nn.Linear
     assert type(reader.up_proj) is not torch.nn.Linear
+    assert reader.up_proj._packed_params is int8.up_proj._packed_params  # int8 weights shared, not copied
 
 
 def test_prompt_reader_falls_back_to_fp32_without_down_projections() -> None:

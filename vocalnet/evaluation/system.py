@@ -13,14 +13,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from tqdm import tqdm
 
 from ..audio.io import resample
 from ..data.manifest import entry_file, read_entries
-from .text_norm import normalize_text, word_errors
+from .text_norm import ErrorCounts, normalize_text, word_errors
 
 
 @dataclass
@@ -42,6 +42,14 @@ class SettingReport:
     rtf: float
     eos_rate: float
     n: int
+
+
+class _Outcome(NamedTuple):
+    """One graded question: its query voice, both answers' correctness, the ASR judge's query errors."""
+    voice: str
+    s2t: bool
+    t2t: bool
+    query_errors: ErrorCounts
 
 
 @dataclass
@@ -124,21 +132,21 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     vn = VocalNet.from_pretrained(model_dir, precision=precision)
     asr, mos = AsrJudge(), MosJudge()
     graded = [it for it in items if it.reference and it.question]
-    outcomes: list[tuple[str, bool, bool, Any]] = []
+    outcomes: list[_Outcome] = []
     base_path = vn.model.config.llm or default_asset_paths().llm
     base_llm, base_tok = load_llm(base_path), load_tokenizer(base_path)
     report = SystemReport(None, None, len(graded))
     for it in tqdm(graded, desc="accuracy", unit="q"):
         spoken = _text_only(vn, it.query)
         typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, it.question)
-        outcomes.append((it.voice, is_correct(spoken, it.reference), is_correct(typed, it.reference),
-                         word_errors(it.question, asr.transcribe(it.query))))
+        outcomes.append(_Outcome(it.voice, is_correct(spoken, it.reference), is_correct(typed, it.reference),
+                                 word_errors(it.question, asr.transcribe(it.query))))
         if len(report.examples) < 10:
             report.examples.append({"id": it.id, "question": it.question, "reference": it.reference,
                                     "s2t": spoken, "t2t": typed})
     if graded:
-        report.s2t_accuracy = sum(o[1] for o in outcomes) / len(outcomes)
-        report.t2t_accuracy = sum(o[2] for o in outcomes) / len(outcomes)
+        report.s2t_accuracy = sum(o.s2t for o in outcomes) / len(outcomes)
+        report.t2t_accuracy = sum(o.t2t for o in outcomes) / len(outcomes)
         report.by_voice = _by_voice(outcomes)
     speech_items = items[:speech_limit] if speech_limit else items
     replies: dict[int, list] = {}
@@ -146,14 +154,13 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
         vn.mtp = m        # process (thread pools, OpenMP state) can touch the timings
         replies[m] = [vn.chat(it.query) for it in tqdm(speech_items, desc=f"speech m={m}", unit="q")]
     for m in mtp_values:
-        edits = refs = 0
+        errors = ErrorCounts(0, 0)
         ovrl = []
         for reply in tqdm(replies[m], desc=f"judge m={m}", unit="q"):
             wav16 = resample(reply.audio, reply.sample_rate, 16000)
-            errs = word_errors(reply.text, asr.transcribe(wav16))
-            edits, refs = edits + errs.edits, refs + errs.ref_len
+            errors += word_errors(reply.text, asr.transcribe(wav16))
             ovrl.append(mos.score(wav16)["ovrl"])
-        report.settings.append(SettingReport(m, edits / max(refs, 1), float(np.mean(ovrl)),
+        report.settings.append(SettingReport(m, errors.rate, float(np.mean(ovrl)),
                                              _median(replies[m], "tokens_per_s"),
                                              1000 * _median(replies[m], "first_packet_s"), _median(replies[m], "rtf"),
                                              float(np.mean([r.metrics["ended_with_eos"] for r in replies[m]])),
@@ -161,13 +168,13 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     return report
 
 
-def _by_voice(outcomes: list[tuple[str, bool, bool, Any]]) -> list[VoiceReport]:
+def _by_voice(outcomes: list[_Outcome]) -> list[VoiceReport]:
     """One VoiceReport per query voice, most frequent first."""
-    groups: dict[str, list[tuple[str, bool, bool, Any]]] = {}
+    groups: dict[str, list[_Outcome]] = {}
     for o in outcomes:
-        groups.setdefault(o[0], []).append(o)
-    return [VoiceReport(v, len(g), sum(o[1] for o in g) / len(g), sum(o[2] for o in g) / len(g),
-                        sum(o[3].edits for o in g) / max(sum(o[3].ref_len for o in g), 1))
+        groups.setdefault(o.voice, []).append(o)
+    return [VoiceReport(v, len(g), sum(o.s2t for o in g) / len(g), sum(o.t2t for o in g) / len(g),
+                        sum((o.query_errors for o in g), ErrorCounts(0, 0)).rate)
             for v, g in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
 
 

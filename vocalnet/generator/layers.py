@@ -111,6 +111,7 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(hidden_size, num_kv_heads * self.head_dim, bias=False)
         self.v_proj = nn.Linear(hidden_size, num_kv_heads * self.head_dim, bias=False)
         self.o_proj = nn.Linear(num_heads * self.head_dim, hidden_size, bias=False)
+        self.qkv_proj: nn.Linear | None = None  # set by fuse()
 
     def fuse(self) -> None:
         """Inference only: q/k/v become one `qkv_proj` (one matmul call instead of three; at batch 1
@@ -119,7 +120,7 @@ class Attention(nn.Module):
         del self.q_proj, self.k_proj, self.v_proj
 
     def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if not hasattr(self, "qkv_proj"):
+        if self.qkv_proj is None:
             return self.q_proj(x), self.k_proj(x), self.v_proj(x)
         kv = self.num_kv_heads * self.head_dim
         return self.qkv_proj(x).split([self.num_heads * self.head_dim, kv, kv], dim=-1)
@@ -163,6 +164,7 @@ class MLP(nn.Module):
         self.gate_proj = nn.Linear(hidden_size, ffn_dim, bias=False)
         self.up_proj = nn.Linear(hidden_size, ffn_dim, bias=False)
         self.down_proj = nn.Linear(ffn_dim, hidden_size, bias=False)
+        self.gate_up_proj: nn.Linear | None = None  # set by fuse()
 
     def fuse(self) -> None:
         """Inference only: gate and up become one `gate_up_proj` (see `Attention.fuse`)."""
@@ -170,10 +172,10 @@ class MLP(nn.Module):
         del self.gate_proj, self.up_proj
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if hasattr(self, "gate_up_proj"):
-            gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
-        else:
+        if self.gate_up_proj is None:
             gate, up = self.gate_proj(x), self.up_proj(x)
+        else:
+            gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
         return self.down_proj(F.silu(gate) * up)
 
 
