@@ -214,6 +214,8 @@ def test_length_guard_and_bad_m() -> None:
         SpeechDecoder(gen, DecodingOptions(mtp=4))
     with pytest.raises(ValueError, match="extra heads"):
         SpeechDecoder(tiny("group"), DecodingOptions(mtp=1))
+    with pytest.raises(ValueError, match="max_tokens"):
+        SpeechDecoder(gen, DecodingOptions(max_tokens=gen.config.max_position_embeddings + 1))
 
 
 def test_repetition_penalty_lowers_recent_tokens() -> None:

@@ -60,7 +60,18 @@ class SpeechDecoder:
         self.sampler = sampler or self.opts.make_sampler()
         self.penalty = RepetitionPenalty(self.opts.repetition_penalty, self.opts.repetition_window)
         self.max_tokens = self.opts.max_tokens or self.cfg.max_speech_tokens
+        c = self.cfg
+        if not 0 < self.max_tokens <= c.max_position_embeddings:
+            raise ValueError(f"max_tokens must be in 1..{c.max_position_embeddings} (the generator's positions), "
+                             f"got {self.max_tokens}")
         self.tracing = trace
+        rows = torch.arange(self.max_tokens + self.m + 2 * self.stride + 2)
+        # streaming schedule as plain ints: text positions (BOS included) each base speech row sees
+        self._streaming_vis: list[int] = text_visibility(rows, None, True, c.txt_token_num, c.speech_token_num).tolist()
+        # added to every head's logits: only units and EOS can be emitted
+        self._suppress = torch.full((c.vocab_size,), float("-inf"))
+        self._suppress[: c.unit_vocab_size] = 0.0
+        self._suppress[c.eos_id] = 0.0
         self.reset()
 
     # ---- state -------------------------------------------------------------------------------------
@@ -77,7 +88,7 @@ class SpeechDecoder:
         self.rows_done = [0] * (self.n_modules + 1)
         self.pending: list[torch.Tensor | None] = [None] * (self.n_modules + 1)
         self.speech_offset: int | None = None
-        self._rope_memo: tuple[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._rope_table: tuple[torch.Tensor, torch.Tensor] | None = None
         self._mask_memo: tuple[tuple, torch.Tensor | None] | None = None
         self.steps = 0
         self.ended_with_eos = False
@@ -177,10 +188,11 @@ class SpeechDecoder:
         return torch.cat([text, speech], dim=1)[None, None]
 
     # ---- speech side -------------------------------------------------------------------------------
-    def _visible(self, base_rows: torch.Tensor) -> torch.Tensor:
-        streaming = not self.bidirectional_text
-        text_len = self.text_len if (self.text_final or not streaming) else None
-        return text_visibility(base_rows, text_len, streaming, self.cfg.txt_token_num, self.cfg.speech_token_num)
+    def _visible(self, base_row: int) -> int:
+        """Text positions base speech row `base_row` attends to (never more than have arrived)."""
+        if self.bidirectional_text:
+            return self.text_len
+        return min(self._text_needed(base_row), self.text_len)
 
     def _allowed(self, base_row: int) -> bool:
         """Whether the text that base speech row `base_row` sees has arrived."""
@@ -188,7 +200,7 @@ class SpeechDecoder:
 
     def _text_needed(self, base_row: int) -> int:
         """Text positions (BOS included) that base speech row `base_row` sees in streaming."""
-        return (max(0, (base_row - 1) // self.cfg.speech_token_num) + 1) * self.cfg.txt_token_num
+        return self._streaming_vis[base_row]
 
     def _row_inputs(self, j: int, r0: int, r1: int, dev: torch.device) -> torch.Tensor:
         g, c = self.g, self.cfg
@@ -218,7 +230,8 @@ class SpeechDecoder:
         if self.speech_offset is None:
             self.speech_offset = self.text_len if self.cfg.position_layout == "concat" else 0
         x = self._row_inputs(j, r0, upto, dev)
-        rope = self._speech_rope(r0, upto, dev, x.dtype)
+        cos, sin = self._speech_rope(dev, x.dtype)
+        rope = cos[:, :, r0:upto], sin[:, :, r0:upto]
         h = g.run_module(j, x, rope, self._speech_mask(j, r0, upto, dev), self.caches[j], "speech")
         self.rows_done[j] = upto
         if j < self.n_modules:
@@ -227,12 +240,12 @@ class SpeechDecoder:
             self._record(j, r0, h)
         return h
 
-    def _speech_rope(self, r0: int, r1: int, dev: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rotary tables of speech rows [r0, r1); shared by the decoder and MTP modules of a step."""
-        if self._rope_memo is None or self._rope_memo[0] != (r0, r1):
-            rows = torch.arange(self.speech_offset + r0, self.speech_offset + r1, device=dev)
-            self._rope_memo = ((r0, r1), self.g.rope(rows[None], dtype))
-        return self._rope_memo[1]
+    def _speech_rope(self, dev: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotary tables (cos, sin) of every speech row of the segment, computed once."""
+        if self._rope_table is None:
+            rows = torch.arange(self.speech_offset, self.speech_offset + len(self._streaming_vis), device=dev)
+            self._rope_table = self.g.rope(rows[None], dtype)
+        return self._rope_table
 
     def _speech_mask(self, j: int, r0: int, r1: int, dev: torch.device) -> torch.Tensor | None:
         """Mask of speech rows [r0, r1) in module j over [text, speech] keys (None: all keys visible).
@@ -240,8 +253,7 @@ class SpeechDecoder:
         Row r sees the text of base row r*stride + stride-1 + j and speech rows <= r. Masks are
         shared between modules whose rows see the same text (always, in non-streaming decoding).
         """
-        base = [r * self.stride + self.stride - 1 + j for r in range(r0, r1)]
-        vis = tuple(int(v) for v in self._visible(torch.tensor(base)))
+        vis = tuple(self._visible(r * self.stride + self.stride - 1 + j) for r in range(r0, r1))
         key = (r0, r1, vis, self.text_len)
         if self._mask_memo is not None and self._mask_memo[0] == key:
             return self._mask_memo[1]
@@ -315,11 +327,7 @@ class SpeechDecoder:
     def _emit_from(self, logits: torch.Tensor) -> bool:
         """Select one token from a head's logits; False when the segment is finished."""
         c = self.cfg
-        logits = logits.float().clone()
-        eos = logits[c.eos_id].clone()
-        logits[c.unit_vocab_size :] = float("-inf")
-        logits[c.eos_id] = eos
-        logits = self.penalty(logits, self.tokens)
+        logits = self.penalty(logits.float() + self._suppress.to(logits.device), self.tokens)
         tok = self.sampler(logits, self.tokens)
         if tok == c.eos_id:
             self.ended_with_eos = True
