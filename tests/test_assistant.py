@@ -192,10 +192,25 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
     assert [s.mtp for s in report.settings] == [0, 2] and all(s.n == 2 for s in report.settings)
     for s in report.settings:
         assert s.wer >= 0 and 0 <= s.eos_rate <= 1 and s.tokens_per_s > 0 and s.first_packet_ms > 0 and s.rtf > 0
+    assert report.settings[0].speedup == 1.0 and report.settings[1].speedup > 0
     (voice,) = report.by_voice
     assert (voice.voice, voice.n) == ("piper:joe", 1) and voice.query_wer > 0.5  # noise is not the question
     assert "s->t" in report.table() and len(report.table().splitlines()) == 5
     assert is_correct("It is Paris, of course.", "paris") and not is_correct("Parisian food.", "Paris")
+
+
+def test_mtp_speedup_is_paired_per_question() -> None:
+    """Each question's m-run is compared with its own NTP run: a slow question cannot skew the ratio."""
+    from types import SimpleNamespace
+
+    from vocalnet.evaluation.system import _paired_speedup
+
+    def runs(*tps: float) -> list:
+        return [SimpleNamespace(metrics={"tokens_per_s": t}) for t in tps]
+
+    replies = {0: runs(100, 400, 1000), 3: runs(150, 700, 1600)}
+    assert _paired_speedup(replies, 3) == 1.6  # ratios 1.5, 1.75, 1.6: median 1.6 (unpaired medians: 1.75)
+    assert np.isnan(_paired_speedup({3: runs(150)}, 3))
 
 
 def test_int8_assistant_reads_the_prompt_with_the_fp32_llm(model_dir: Path) -> None:

@@ -38,6 +38,7 @@ class SettingReport:
     wer: float
     dnsmos_ovrl: float
     tokens_per_s: float
+    speedup: float  # median over answers of tokens/s against the same answer's m = 0 run (nan without m = 0)
     first_packet_ms: float
     rtf: float
     eos_rate: float
@@ -80,9 +81,10 @@ class SystemReport:
             for v in self.by_voice:
                 lines.append(f"  {v.voice:<28} n {v.n:>4}  s->t {100 * v.s2t_accuracy:5.1f}%  t->t {100 * v.t2t_accuracy:5.1f}%"
                              f"  query ASR WER {100 * v.query_wer:5.1f}%")
-        lines.append(f"{'m':>2} {'WER %':>7} {'DNSMOS':>7} {'tok/s':>7} {'1st pkt ms':>10} {'RTF':>6} {'EOS %':>6} {'n':>4}")
+        lines.append(f"{'m':>2} {'WER %':>7} {'DNSMOS':>7} {'tok/s':>7} {'x NTP':>6} {'1st pkt ms':>10} {'RTF':>6} "
+                     f"{'EOS %':>6} {'n':>4}")
         for s in self.settings:
-            lines.append(f"{s.mtp:>2} {100 * s.wer:>7.2f} {s.dnsmos_ovrl:>7.3f} {s.tokens_per_s:>7.1f} "
+            lines.append(f"{s.mtp:>2} {100 * s.wer:>7.2f} {s.dnsmos_ovrl:>7.3f} {s.tokens_per_s:>7.1f} {s.speedup:>6.2f} "
                          f"{s.first_packet_ms:>10.0f} {s.rtf:>6.3f} {100 * s.eos_rate:>6.1f} {s.n:>4}")
         return "\n".join(lines)
 
@@ -149,10 +151,14 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
         report.t2t_accuracy = sum(o.t2t for o in outcomes) / len(outcomes)
         report.by_voice = _by_voice(outcomes)
     speech_items = items[:speech_limit] if speech_limit else items
-    replies: dict[int, list] = {}
-    for m in mtp_values:  # every timed answer before any judge runs: nothing the judges do to the
-        vn.mtp = m        # process (thread pools, OpenMP state) can touch the timings
-        replies[m] = [vn.chat(it.query) for it in tqdm(speech_items, desc=f"speech m={m}", unit="q")]
+    # Every timed answer runs before any judge does (nothing the judges do to the process, thread pools
+    # or OpenMP state, can touch the timings), and the settings take turns on each question (order
+    # reversed every other one), so drifting machine load hits them alike and speed-ups are paired.
+    replies: dict[int, list] = {m: [] for m in mtp_values}
+    for i, it in enumerate(tqdm(speech_items, desc="spoken answers", unit="q")):
+        for m in mtp_values if i % 2 == 0 else mtp_values[::-1]:
+            vn.mtp = m
+            replies[m].append(vn.chat(it.query))
     for m in mtp_values:
         errors = ErrorCounts(0, 0)
         ovrl = []
@@ -161,7 +167,7 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
             errors += word_errors(reply.text, asr.transcribe(wav16))
             ovrl.append(mos.score(wav16)["ovrl"])
         report.settings.append(SettingReport(m, errors.rate, float(np.mean(ovrl)),
-                                             _median(replies[m], "tokens_per_s"),
+                                             _median(replies[m], "tokens_per_s"), _paired_speedup(replies, m),
                                              1000 * _median(replies[m], "first_packet_s"), _median(replies[m], "rtf"),
                                              float(np.mean([r.metrics["ended_with_eos"] for r in replies[m]])),
                                              len(speech_items)))
@@ -180,6 +186,13 @@ def _by_voice(outcomes: list[_Outcome]) -> list[VoiceReport]:
 
 def _median(replies: list, key: str) -> float:
     return statistics.median(r.metrics[key] for r in replies)
+
+
+def _paired_speedup(replies: dict[int, list], m: int) -> float:
+    """Median over questions of setting m's speech tokens/s over NTP's (m = 0) on the same question."""
+    if 0 not in replies:
+        return float("nan")
+    return statistics.median(r.metrics["tokens_per_s"] / r0.metrics["tokens_per_s"] for r, r0 in zip(replies[m], replies[0]))
 
 
 def _text_only(vn, query: Path) -> str:
