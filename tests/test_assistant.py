@@ -33,7 +33,8 @@ def model_dir(assets, tmp_path_factory: pytest.TempPathFactory) -> Path:
     WhisperModel(WhisperConfig(d_model=64, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=128,
                                decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=128)).save_pretrained(root / "whisper")
     gen = SpeechGeneratorConfig(hidden_size=32, llm_hidden_size=48, ffn_dim=64, num_heads=4, unit_vocab_size=64,
-                                mtp_num=3, max_speech_tokens=60, position_layout="separate")
+                                mtp_num=3, max_speech_tokens=60, position_layout="separate", text_embed_size=48,
+                                phoneme_slots=8)  # every optional text input, so streaming exercises them
     cfg = VocalNetConfig(llm=str(root / "llm"), speech_encoder=str(root / "whisper"), adaptor_hidden_size=32,
                          generator=gen, system_prompt="Answer briefly.")
     VocalNetModel.from_config(cfg).save_pretrained(root / "model", half=True)
@@ -67,31 +68,31 @@ def test_stream_yields_text_then_audio_chunks(vn: VocalNet, tmp_path: Path) -> N
 
 
 def test_stream_pairs_each_hidden_state_with_its_own_token_embedding(model_dir: Path, monkeypatch) -> None:
-    """With text_embed_size, every row pushed to the generator is [hidden state of answer token i,
-    embedding of token i], as the teacher-forced training input builds it; the last is end-of-turn."""
+    """Every row pushed to the generator is [hidden state of answer token i, embedding of token i,
+    phoneme ids of the words token i completes], as the teacher-forced training input builds it; the
+    last row is end-of-turn's."""
     from vocalnet.assistant import SpeechDecoder
-    from vocalnet.generator.speech_generator import SpeechGenerator
     from vocalnet.llm.backbone import build_prompt
     from vocalnet.vocoder.vocoder import Vocoder
 
     model = VocalNetModel.from_pretrained(model_dir)
-    model.config.generator = SpeechGeneratorConfig.from_dict({**model.config.generator.to_dict(), "text_embed_size": 48})
-    torch.manual_seed(0)
-    model.speech_generator = SpeechGenerator(model.config.generator)
     vn = VocalNet(model, Vocoder.load(model_dir / "vocoder"), mtp=2, precision="fp32")
     pushed: list[torch.Tensor] = []
     push = SpeechDecoder.push_text
     monkeypatch.setattr(SpeechDecoder, "push_text", lambda self, t, final=False: pushed.append(t) or push(self, t, final))
     reply = vn.chat(text="Name a colour.", max_new_tokens=10)
     rows = torch.cat(pushed, dim=1)[0]
-    assert rows.shape[1] == 96 and reply.text
+    assert rows.shape[1] == 48 + 48 + 8 and reply.text
     table = model.llm.get_input_embeddings().weight
-    ids = [int((table == r[48:]).all(1).nonzero()[0]) for r in rows]
+    ids = [int((table == r[48:96]).all(1).nonzero()[0]) for r in rows]
     assert ids[-1] == model.eot_id and torch.equal(rows[-1, :48], table[model.eot_id])
     before = build_prompt(model.tokenizer, model.config.system_prompt, "Name a colour.").before
     with torch.no_grad():
         hidden = model.llm.get_decoder()(input_ids=torch.tensor([before + ids[:-1]])).last_hidden_state[0]
+        last = int(model.llm.get_output_embeddings()(hidden[-1]).argmax())  # the answer token under end-of-turn
     assert torch.allclose(rows[:-1, :48], hidden[len(before):], atol=1e-4)
+    answer = ids[:-1] + [last]
+    assert rows[:, 96:].any() and torch.equal(rows[:, 96:], model.generator_rows(torch.zeros(len(answer), 48), answer)[:, 96:])
 
 
 def test_any_rate_and_stereo_are_handled(vn: VocalNet, tmp_path: Path) -> None:

@@ -135,3 +135,35 @@ def test_token_embeddings_fused_into_the_generator_text_input(small_model: Vocal
         VocalNetModel(VocalNetConfig(generator=SpeechGeneratorConfig(**{**m.config.generator.to_dict(),
                                                                          "text_embed_size": 7})),
                       m.llm, m.speech_encoder)
+
+
+def test_phoneme_ids_of_completed_words(small_model: VocalNetModel) -> None:
+    """With phoneme_slots, the row of each token that completes a word carries that word's espeak
+    phonemes (the rest carry none); rows built one token at a time, as the assistant streams them,
+    equal the training rows; and the pre-net reads the ids."""
+    m = small_model
+    m.config.generator = SpeechGeneratorConfig.from_dict({**m.config.generator.to_dict(), "phoneme_slots": 12})
+    answer = m.tokenizer("Polar bears, 42 of them.", add_special_tokens=False)["input_ids"]
+    pieces = [m.tokenizer.decode([i]) for i in answer]
+    hidden = torch.randn(len(answer), 48)
+    rows = m.generator_rows(hidden, answer)
+    assert rows.shape == (len(answer), 60) and torch.equal(rows[:, :48], hidden)
+    ids = rows[:, 48:].long()
+    words = {"".join(pieces[: k + 1]).split()[-1]: ids[k] for k in range(len(answer)) if ids[k].any()}
+    assert list(words) == ["Polar", "bears,", "42", "of", "them."]
+    ph = m.phonemizer
+    for word, row in words.items():
+        expect = ph.word_ids(word)[:12]
+        assert row[: len(expect)].tolist() == expect and not row[len(expect):].any()
+    assert int(ids.any(1).sum()) == 5 < len(answer)  # tokens inside a word, or before its punctuation, carry none
+    streamed = [m.generator_rows(hidden[k : k + 1], answer[: k + 2], first=k, final=False) for k in range(len(answer) - 1)]
+    streamed.append(m.generator_rows(hidden[-1:], answer, first=len(answer) - 1, final=True))
+    assert torch.equal(torch.cat(streamed), rows)
+    with pytest.raises(ValueError, match="next token"):
+        m.generator_rows(hidden[:1], answer[:1], first=0, final=False)
+    gen = SpeechGenerator(m.config.generator).eval()
+    pos, mask = torch.arange(len(answer))[None], causal_mask([len(answer)], len(answer))
+    other = rows.clone()
+    other[:, 48:] = 0
+    with torch.no_grad():
+        assert not torch.allclose(gen.prenet(rows[None], pos, mask), gen.prenet(other[None], pos, mask))

@@ -223,17 +223,18 @@ def test_stage2_trains_generator_only(stage1: Path, corpus: Path, tmp_path: Path
     with pytest.raises(CheckpointError, match="no speech_generator weights"):
         Stage2Recipe(TrainConfig.load(write_config(corpus, tmp_path / "x", "s2s", init_from=str(stage1),
                                                    generator_from=str(corpus / "llm")))).build()
-    # a warm start into a generator that also reads token embeddings: the new projection starts at
-    # zero (same outputs as before), then training moves it
-    gen = {"text_embed_size": 48}
+    # a warm start into a generator that also reads token embeddings and phonemes: the new
+    # projections start at zero (same outputs as before), then training moves them
+    gen = {"text_embed_size": 48, "phoneme_slots": 8}
     cfg = TrainConfig.load(write_config(corpus, tmp_path / "e", "s2s", init_from=str(stage1), generator_from=str(out),
                                         generator=gen))
     warm = Stage2Recipe(cfg).build().model.state_dict()
     assert all(torch.equal(warm[k], b[k].float()) for k in b if k.startswith("speech_generator."))
-    assert not warm["speech_generator.embed_proj.weight"].any()
+    assert not warm["speech_generator.embed_proj.weight"].any() and not warm["speech_generator.phoneme_proj.weight"].any()
     fused = load_file(str(train(write_config(corpus, tmp_path / "e2", "s2s", init_from=str(stage1),
                                              generator_from=str(out), generator=gen)) / "model.safetensors"))
     assert fused["speech_generator.embed_proj.weight"].float().abs().sum() > 0
+    assert fused["speech_generator.phoneme_proj.weight"].float().abs().sum() > 0
 
 
 def _run_cli(config: Path, env_extra: dict | None = None, nproc: int = 1) -> subprocess.Popen:

@@ -146,7 +146,7 @@ class VocalNet:
             nxt = int(head(hidden[:, -1]).argmax())
             if pending_hidden is not None and speech:  # the previous token's hidden: now known not to be the last
                 tg = time.perf_counter()
-                units = dec.push_text(self._text_input(pending_hidden, answer[-1]) if nxt != eot else self._eot_input())
+                units = dec.push_text(self._text_input(pending_hidden, answer, nxt) if nxt != eot else self._eot_input(answer))
                 gen_time += time.perf_counter() - tg
                 yield from emit_units(units)
             if nxt == eot:
@@ -160,7 +160,7 @@ class VocalNet:
             pending_hidden = hidden
         else:
             if pending_hidden is not None and speech:  # length limit: close the text with the end-of-turn embedding
-                dec.push_text(self._eot_input())
+                dec.push_text(self._eot_input(answer))
         if not speech:
             return
         tg = time.perf_counter()
@@ -179,13 +179,14 @@ class VocalNet:
                      tokens_per_s=len(dec.tokens) / gen_time if gen_time else float("nan"),
                      ended_with_eos=float(dec.ended_with_eos), units=list(dec.tokens))
 
-    def _text_input(self, hidden: torch.Tensor, token: int) -> torch.Tensor:
-        """One answer token's generator input (1, 1, width): its hidden state (+ its embedding)."""
-        return self.model.fuse_token_embeddings(hidden[0], [token])[None]
+    def _text_input(self, hidden: torch.Tensor, answer: list[int], nxt: int) -> torch.Tensor:
+        """The generator input (1, 1, width) of the answer's newest token, from its hidden state
+        (1, 1, D); `nxt`, the token after it, tells whether it completes a word."""
+        return self.model.generator_rows(hidden[0], answer + [nxt], first=len(answer) - 1, final=False)[None]
 
-    def _eot_input(self) -> torch.Tensor:
+    def _eot_input(self, answer: list[int]) -> torch.Tensor:
         """The closing generator input: the end-of-turn embedding in place of the last hidden state."""
-        return self._text_input(self.model.eot_embedding()[None], self.model.eot_id)
+        return self.model.generator_rows(self.model.eot_embedding(), answer, first=len(answer) - 1, final=True)[None]
 
     # ---- whole reply --------------------------------------------------------------------------------------
     def chat(self, query: str | Path | np.ndarray | None = None, text: str | None = None, sample_rate: int = 16000,

@@ -10,6 +10,7 @@ State-dict names (ours -> official checkpoint layout, see `vocalnet.checkpoint.o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -20,6 +21,7 @@ from .checkpoint.io import CheckpointError, atomic_dir, load_state_dict, save_st
 from .config import VocalNetConfig
 from .encoder.adaptor import SpeechAdaptor
 from .encoder.speech_encoder import SpeechEncoder
+from .generator.phonemes import WordPhonemizer
 from .generator.speech_generator import GeneratorOutput, SpeechGenerator
 from .llm.backbone import Prompt, add_lora, build_prompt, end_of_turn_id, has_tokenizer, llm_from_config, load_llm, load_tokenizer
 
@@ -223,8 +225,7 @@ class VocalNetModel(nn.Module):
     def generator_text_input(self, hidden: torch.Tensor, start: int, answer_ids: list[int]) -> torch.Tensor:
         """The generator's text input for one answer: `answer_hidden`, with the token embeddings
         fused in when the generator reads them."""
-        h = self.answer_hidden(hidden, start, len(answer_ids))
-        return self.fuse_token_embeddings(h, self.answer_token_ids(answer_ids))
+        return self.generator_rows(self.answer_hidden(hidden, start, len(answer_ids)), answer_ids)
 
     def answer_hidden(self, hidden: torch.Tensor, start: int, answer_len: int) -> torch.Tensor:
         """Final hidden states at the answer positions (end-of-turn excluded), the last one replaced
@@ -239,21 +240,33 @@ class VocalNetModel(nn.Module):
         """(1, D) LLM input embedding of the end-of-turn token."""
         return self.llm.get_input_embeddings()(torch.tensor([self.eot_id], device=device))
 
-    def answer_token_ids(self, answer_ids: list[int]) -> list[int]:
-        """The token of each `answer_hidden` row: the answer's, end-of-turn on a replaced last row."""
-        ids = list(answer_ids)
-        if self.config.replace_last_hidden_with_eot and ids:
-            ids[-1] = self.eot_id
-        return ids
+    def generator_rows(self, h: torch.Tensor, answer_ids: list[int], first: int = 0, final: bool = True) -> torch.Tensor:
+        """The generator's text input for answer rows first .. first + n - 1, from their (n, D) rows of
+        `answer_hidden`: each row's hidden state, then (with `text_embed_size`) its token's LLM input
+        embedding, then (with `phoneme_slots`) the phoneme ids of the words its token completes.
 
-    def fuse_token_embeddings(self, h: torch.Tensor, token_ids: list[int]) -> torch.Tensor:
-        """(n, D) hidden states of n tokens -> the generator's text input. With `text_embed_size`,
-        each row gets its token's LLM input embedding appended; otherwise h is returned as is."""
-        if not self.config.generator.text_embed_size:
-            return h
-        with torch.no_grad():
-            emb = self.llm.get_input_embeddings()(torch.tensor(token_ids, device=h.device))
-        return torch.cat([h, emb.to(h.dtype)], dim=-1)
+        answer_ids: the answer's tokens so far; unless `final` (the last row ends the answer: its
+        token is end-of-turn when that row's hidden state was replaced), they reach one token past
+        the last row, which says whether that row's word is complete.
+        """
+        g = self.config.generator
+        rows = range(first, first + h.shape[0])
+        parts = [h]
+        if g.text_embed_size:
+            ends = final and self.config.replace_last_hidden_with_eot
+            tokens = [self.eot_id if ends and r == len(answer_ids) - 1 else answer_ids[r] for r in rows]
+            with torch.no_grad():
+                parts.append(self.llm.get_input_embeddings()(torch.tensor(tokens, device=h.device)).to(h.dtype))
+        if g.phoneme_slots:
+            ids = self.phonemizer.row_ids(self.tokenizer.decode, answer_ids, rows, final, g.phoneme_slots)
+            parts.append(ids.to(h.device, h.dtype))
+        return torch.cat(parts, dim=-1) if len(parts) > 1 else h
+
+    @cached_property
+    def phonemizer(self) -> WordPhonemizer:
+        if self.tokenizer is None:
+            raise ValueError("phoneme inputs need the LLM's tokenizer (words come from its decoding)")
+        return WordPhonemizer(self.config.generator.phoneme_voice)
 
     def forward_s2s(self, batch: SpeechBatch, mask_mode: str = "random") -> GeneratorOutput:
         """Stage 2 loss: the speech generator on frozen LLM hidden states."""

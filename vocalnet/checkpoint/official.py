@@ -136,7 +136,7 @@ def official_config(model) -> dict[str, Any]:
     g = model.config.generator
     if model.config.lora is not None:
         raise ConfigError("the official layout has no LoRA adapters: call model.merge_lora() first")
-    if g.variant != "mtp" or g.hidden_size != g.llm_hidden_size or g.text_embed_size:
+    if g.variant != "mtp" or g.hidden_size != g.llm_hidden_size or g.text_embed_size or g.phoneme_slots:
         raise ConfigError("only VocalNet-MTP generators as wide as the LLM, reading hidden states alone, "
                           "have an official layout")
     llm = {k: v for k, v in model.llm.config.to_dict().items() if not k.startswith("_")}

@@ -34,6 +34,11 @@ class SpeechGeneratorConfig:
       hidden state); `embed_proj` maps it to the hidden size and adds it, as LLaMA-Omni 2 fuses text
       embeddings with hidden states. A final hidden state is shaped for predicting the next token;
       the embedding says which word this position speaks.
+    phoneme_slots: 0 (official) reads no phonemes. Above 0, each text position also carries the
+      espeak-ng phoneme ids of the words its token completes (`vocalnet.generator.phonemes`), in that
+      many places after the token embedding; `phoneme_embed` embeds each id (`phoneme_embed_size`
+      values), `phoneme_proj` maps the concatenated places to the hidden size and adds them.
+      `phoneme_voice` is the espeak-ng voice (language) that pronounces the words.
     """
 
     hidden_size: int = 576
@@ -59,6 +64,10 @@ class SpeechGeneratorConfig:
     position_layout: str = "concat"
     default_mtp: int | None = None
     text_embed_size: int = 0
+    phoneme_slots: int = 0
+    phoneme_embed_size: int = 32
+    phoneme_vocab: int = 256
+    phoneme_voice: str = "en-us"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -70,8 +79,8 @@ class SpeechGeneratorConfig:
 
     @property
     def text_input_size(self) -> int:
-        """Width of one text position fed to the generator: hidden state, then the token embedding."""
-        return self.llm_hidden_size + self.text_embed_size
+        """Width of one text position fed to the generator: hidden state, token embedding, phoneme ids."""
+        return self.llm_hidden_size + self.text_embed_size + self.phoneme_slots
 
     @property
     def bos_id(self) -> int:
@@ -94,13 +103,13 @@ class SpeechGeneratorConfig:
         positive = (
             "hidden_size", "llm_hidden_size", "ffn_dim", "num_heads", "decoder_num_layers",
             "unit_vocab_size", "txt_token_num", "speech_token_num", "max_speech_tokens",
-            "max_position_embeddings", "group_size",
+            "max_position_embeddings", "group_size", "phoneme_embed_size", "phoneme_vocab",
         )
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("encoder_num_layers", "mtp_num", "text_embed_size"):
+        for name in ("encoder_num_layers", "mtp_num", "text_embed_size", "phoneme_slots"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")

@@ -43,6 +43,11 @@ class SpeechGenerator(nn.Module):
         H = c.hidden_size
         self.input_proj = nn.Linear(c.llm_hidden_size, H) if c.llm_hidden_size != H else None
         self.embed_proj = nn.Linear(c.text_embed_size, H, bias=False) if c.text_embed_size else None
+        if c.phoneme_slots:
+            self.phoneme_embed = nn.Embedding(c.phoneme_vocab, c.phoneme_embed_size, padding_idx=0)
+            self.phoneme_proj = nn.Linear(c.phoneme_slots * c.phoneme_embed_size, H, bias=False)
+        else:
+            self.phoneme_embed = self.phoneme_proj = None
         self.embedding = nn.Embedding(c.vocab_size, H, padding_idx=c.pad_id)
         self.encode_layers = nn.ModuleList(self._layer() for _ in range(c.encoder_num_layers))
         self.decode_layers = nn.ModuleList(self._layer() for _ in range(c.decoder_num_layers))
@@ -93,10 +98,14 @@ class SpeechGenerator(nn.Module):
         caches: list[KVCache] | None = None,
     ) -> torch.Tensor:
         """Text input (B, L, text_input_size) -> pre-net outputs (B, L, H), causal over text."""
-        hidden = text_hidden[..., : self.config.llm_hidden_size]
+        c = self.config
+        hidden = text_hidden[..., : c.llm_hidden_size]
         x = self.input_proj(hidden) if self.input_proj is not None else hidden
         if self.embed_proj is not None:
-            x = x + self.embed_proj(text_hidden[..., self.config.llm_hidden_size :])
+            x = x + self.embed_proj(text_hidden[..., c.llm_hidden_size : c.llm_hidden_size + c.text_embed_size])
+        if self.phoneme_proj is not None:
+            ids = text_hidden[..., c.llm_hidden_size + c.text_embed_size :].round().long()
+            x = x + self.phoneme_proj(self.phoneme_embed(ids).flatten(-2))
         rope = self.rope(positions, x.dtype)
         for i, layer in enumerate(self.encode_layers):
             x = layer(x, rope, mask, caches[i] if caches else None, "text")

@@ -47,13 +47,16 @@ class Stage2Recipe:
 
     @staticmethod
     def _warm_start(gen: SpeechGenerator, state: dict[str, torch.Tensor]) -> None:
-        """Load an earlier generator. The one part it may lack is `embed_proj` (it read hidden states
-        alone): that starts at zero, so the warm-started generator begins where the old one ended."""
+        """Load an earlier generator. The parts it may lack are the extra text inputs (`embed_proj`,
+        `phoneme_embed` / `phoneme_proj`: it read fewer of them); their projections start at zero, so the
+        warm-started generator begins where the old one ended."""
         missing, unexpected = gen.load_state_dict(state, strict=False)
-        if unexpected or any(not k.startswith("embed_proj.") for k in missing):
+        added = ("embed_proj.", "phoneme_embed.", "phoneme_proj.")
+        if unexpected or any(not k.startswith(added) for k in missing):
             raise ValueError(f"generator_from does not fit this generator: missing {missing}, unexpected {unexpected}")
-        if missing:
-            torch.nn.init.zeros_(gen.embed_proj.weight)
+        for name in ("embed_proj", "phoneme_proj"):
+            if f"{name}.weight" in missing:
+                torch.nn.init.zeros_(getattr(gen, name).weight)
 
     @torch.no_grad()
     def _featurize(self, d: Dialogue) -> torch.Tensor:
@@ -77,8 +80,7 @@ class Stage2Recipe:
     def collate(self, items: list[tuple[Dialogue, torch.Tensor]]) -> dict[str, Any]:
         m = self.model
         vocab = m.config.generator.unit_vocab_size
-        texts = [m.fuse_token_embeddings(h, m.answer_token_ids(m.tokenizer(d.answer, add_special_tokens=False)["input_ids"]))
-                 for d, h in items]
+        texts = [m.generator_rows(h, m.tokenizer(d.answer, add_special_tokens=False)["input_ids"]) for d, h in items]
         return {"texts": texts, "units": [load_units(d.units, vocab) for d, _ in items]}
 
     def loss_terms(self, model: VocalNetModel, batch: dict[str, Any]) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
