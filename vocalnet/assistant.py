@@ -78,6 +78,8 @@ class VocalNet:
         self.vocoder_context = vocoder_context
         if model.tokenizer is None:
             raise ValueError("the model folder has no tokenizer for its LLM")
+        if gen.phoneme_slots:
+            model.phonemizer.word_ids("ready")  # espeak-ng starts (~1 s) here, not inside the first answer
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, **kw) -> "VocalNet":
