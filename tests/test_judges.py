@@ -157,3 +157,9 @@ def test_cli_manifest_reports_missing_files(
     assert _run_cli(["eval", "mos", str(manifest), "--audio-field", "answer_audio", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["scored"] == 1 and report["failed"] == 2 and report["ovrl"] > 2.5
+
+    # one audio file is judged on its own, with its sibling .txt as the reference
+    (tmp_path / "audio" / "ok.txt").write_text(SENTENCES[1])
+    assert load_items(tmp_path / "audio" / "ok.wav") == ([items[0]], [])
+    assert _run_cli(["eval", "asr", str(tmp_path / "audio" / "ok.wav")]) == 0
+    assert "1 scored, 0 failed" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""`vocalnet eval asr|mos PATH`: the evaluation judges on a folder of audio files or a manifest JSON.
+"""`vocalnet eval asr|mos PATH`: the evaluation judges on an audio file, a folder of them or a manifest JSON.
 
 Exit codes: 0 when every item was judged, 1 when some failed (they are listed) or none was found.
 """
@@ -58,7 +58,7 @@ def cmd_eval_resynth(args: argparse.Namespace) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="folder of .wav/.flac files, or a manifest JSON (official format)")
+    parser.add_argument("path", help="a .wav/.flac file, a folder of them, or a manifest JSON (official format)")
     parser.add_argument("--audio-field", default="speech",
                         help="manifest field with the audio path, e.g. speech or answer_audio (default: speech)")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")

@@ -4,8 +4,8 @@
 - :mod:`vocalnet.evaluation.asr`: ``AsrJudge`` (Whisper tiny.en via faster-whisper, greedy);
 - :mod:`vocalnet.evaluation.mos`: ``MosJudge`` (DNSMOS P.835 via speechmos, 16 kHz).
 
-This module holds what both judges share: ``load_items`` turns a folder of audio files (each with an
-optional sibling ``.txt`` reference) or a manifest JSON (the official format) into ``EvalItem`` rows,
+This module holds what both judges share: ``load_items`` turns an audio file or a folder of them (each
+with an optional sibling ``.txt`` reference) or a manifest JSON (the official format) into ``EvalItem`` rows,
 plus ``Failure`` rows for entries that cannot be judged (judges record failures instead of stopping),
 and ``wav16k`` brings any audio input to the judges' 16 kHz mono float32.
 """
@@ -75,10 +75,13 @@ def items_from_manifest(
 def load_items(
     path: str | Path, audio_field: str = "speech", ref_field: str | None = None
 ) -> tuple[list[EvalItem], list[Failure]]:
-    """Items of a folder of audio files or of a manifest JSON (fields are used for manifests only)."""
+    """Items of one audio file, a folder of audio files (each with an optional sibling ``.txt``
+    reference) or a manifest JSON (fields are used for manifests only)."""
     path = Path(path)
     if path.is_dir():
         return items_from_folder(path), []
+    if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES:
+        return [EvalItem(path.stem, path, _read_reference(path.with_suffix(".txt")))], []
     if path.is_file():
         return items_from_manifest(path, audio_field, ref_field)
     raise FileNotFoundError(f"no such folder or manifest: {path}")
