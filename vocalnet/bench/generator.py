@@ -112,6 +112,8 @@ def run_generator_bench(
         raise ValueError(f"the generator has {cfg.mtp_num} MTP modules; m must be in 0..{cfg.mtp_num}")
     gen = for_inference(gen, precision)
     text = torch.randn(1, text_len, cfg.text_input_size)
+    if cfg.phoneme_slots:  # the last columns are phoneme ids
+        text[..., -cfg.phoneme_slots :] = torch.randint(0, cfg.phoneme_vocab, (1, text_len, cfg.phoneme_slots))
     settings = sorted(set(mtp_values) | {0})
     _time_decode(gen, text, max(settings), min(tokens, 16))  # warm-up (allocations, kernels)
     times: dict[int, list[float]] = {m: [] for m in settings}
