@@ -223,8 +223,8 @@ class VocalNetModel(nn.Module):
         return out.loss
 
     def generator_text_input(self, hidden: torch.Tensor, start: int, answer_ids: list[int]) -> torch.Tensor:
-        """The generator's text input for one answer: `answer_hidden`, with the token embeddings
-        fused in when the generator reads them."""
+        """The generator's text input for one answer: `answer_hidden`, with the extra inputs the
+        generator reads (token embeddings, phonemes; see `generator_rows`)."""
         return self.generator_rows(self.answer_hidden(hidden, start, len(answer_ids)), answer_ids)
 
     def answer_hidden(self, hidden: torch.Tensor, start: int, answer_len: int) -> torch.Tensor:

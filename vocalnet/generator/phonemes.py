@@ -19,7 +19,6 @@ from functools import lru_cache
 
 import torch
 
-PAD_ID = 0
 WORD_GAP = " "  # separates several words completed by one token
 
 
@@ -28,11 +27,6 @@ def _phoneme_id_map() -> dict[str, int]:
     from piper.phoneme_ids import DEFAULT_PHONEME_ID_MAP
 
     return {ph: ids[0] for ph, ids in DEFAULT_PHONEME_ID_MAP.items()}
-
-
-def phoneme_vocab_size() -> int:
-    """Size of the phoneme id space (piper's phoneme id map; id 0 is padding)."""
-    return max(_phoneme_id_map().values()) + 1
 
 
 class WordPhonemizer:
