@@ -303,7 +303,7 @@ def test_bench_runs_a_trained_model_folder(tmp_path, capsys) -> None:
     from vocalnet.config import VocalNetConfig
 
     cfg = SpeechGeneratorConfig(hidden_size=32, llm_hidden_size=48, ffn_dim=64, num_heads=4, unit_vocab_size=40,
-                                mtp_num=3, text_embed_size=48)
+                                mtp_num=3, text_embed_size=48, phoneme_slots=6)  # the bench feeds valid phoneme ids
     gen = SpeechGenerator(cfg)
     VocalNetConfig(generator=cfg).save(tmp_path / "config.json")
     save_file({f"speech_generator.{k}": v.contiguous() for k, v in gen.state_dict().items()},
