@@ -69,7 +69,7 @@ class SpeechDecoder:
         # streaming schedule as plain ints: text positions (BOS included) each base speech row sees
         self._streaming_vis: list[int] = text_visibility(rows, None, True, c.txt_token_num, c.speech_token_num).tolist()
         # added to every head's logits: only units and EOS can be emitted
-        self._suppress = torch.full((c.vocab_size,), float("-inf"))
+        self._suppress = torch.full((c.vocab_size,), float("-inf"), device=generator.embedding.weight.device)
         self._suppress[: c.unit_vocab_size] = 0.0
         self._suppress[c.eos_id] = 0.0
         self.reset()
@@ -327,7 +327,7 @@ class SpeechDecoder:
     def _emit_from(self, logits: torch.Tensor) -> bool:
         """Select one token from a head's logits; False when the segment is finished."""
         c = self.cfg
-        logits = self.penalty(logits.float() + self._suppress.to(logits.device), self.tokens)
+        logits = self.penalty(logits.float() + self._suppress, self.tokens)
         tok = self.sampler(logits, self.tokens)
         if tok == c.eos_id:
             self.ended_with_eos = True

@@ -53,10 +53,14 @@ class WordPhonemizer:
         decode: the tokenizer's `decode` (ids -> text). token_ids: the answer's tokens, reaching at
         least one past the last row unless `final` (the last row then ends the answer).
         """
+        n = len(token_ids)
+        if rows.stop > n:
+            raise ValueError(f"rows up to {rows.stop - 1} but only {n} answer tokens")
+        prefix = {k: decode(token_ids[:k]) for k in range(rows.start, min(rows.stop + 1, n) + 1)}  # each once
         out = torch.zeros(len(rows), slots)
-        done = _complete_words(decode, token_ids, rows.start - 1, final)
+        done = _words_through(prefix, n, rows.start - 1, final)[1]
         for i, r in enumerate(rows):
-            words, now = _words_through(decode, token_ids, r, final)
+            words, now = _words_through(prefix, n, r, final)
             ids: list[int] = []
             for w in words[done:now]:
                 ids += ([self._ids[WORD_GAP]] if ids else []) + self.word_ids(w)
@@ -66,17 +70,18 @@ class WordPhonemizer:
         return out
 
 
-def _words_through(decode, token_ids: list[int], row: int, final: bool) -> tuple[list[str], int]:
-    """The words of tokens 0..row, and how many of them are complete after that row."""
-    text = decode(token_ids[: row + 1])
+def _words_through(prefix: dict[int, str], n: int, row: int, final: bool) -> tuple[list[str], int]:
+    """The words of tokens 0..row, and how many of them are complete after that row.
+
+    prefix[k] is the decoded text of the first k of the answer's n tokens (known so far).
+    """
+    if row < 0:
+        return [], 0
+    text = prefix[row + 1]
     words = text.split()
-    if final and row == len(token_ids) - 1 or text[-1:].isspace():
+    if final and row == n - 1 or text[-1:].isspace():
         return words, len(words)
-    if row + 1 >= len(token_ids):
+    if row + 1 >= n:
         raise ValueError(f"row {row} needs the next token to know whether its word is complete")
-    after = decode(token_ids[: row + 2])[len(text) : len(text) + 1]
+    after = prefix[row + 2][len(text) : len(text) + 1]
     return words, len(words) if after.isspace() else max(len(words) - 1, 0)
-
-
-def _complete_words(decode, token_ids: list[int], row: int, final: bool) -> int:
-    return 0 if row < 0 else _words_through(decode, token_ids, row, final)[1]
