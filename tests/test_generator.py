@@ -317,3 +317,36 @@ def test_bench_runs_a_trained_model_folder(tmp_path, capsys) -> None:
     assert [r["mtp"] for r in rows] == [0, 3] and all(r["tokens"] == 12 and r["tokens_per_s"] > 0 for r in rows)
     assert cli_main(["bench", "generator", "--model", str(tmp_path), "--mtp", "5", "--tokens", "4", "--repeats", "1"]) != 0
     assert "3 MTP modules" in capsys.readouterr().err
+
+
+class _GreedyNoEos(ForcedSampler):
+    """Greedy over units only, so every run decodes exactly max_tokens tokens."""
+
+    def __init__(self, eos_id: int) -> None:
+        self.eos_id = eos_id
+
+    def __call__(self, logits: torch.Tensor, history: list[int]) -> int:
+        return int(torch.argmax(logits.masked_fill(torch.arange(len(logits)) == self.eos_id, float("-inf"))))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("mode", ["non-streaming", "streaming"])
+def test_decoding_without_trace_emits_the_traced_tokens(variant: str, mode: str) -> None:
+    """Untraced decoding computes only what the heads read (the last module's newest row; no text
+    outputs in the last module), traced decoding every row (checked against teacher forcing above):
+    both emit the same tokens."""
+    gen = tiny(variant, position_layout="separate")
+    text, _ = data(L=13)
+    m = 0 if variant == "group" else 2
+
+    def tokens(trace: bool) -> list[int]:
+        dec = SpeechDecoder(gen, DecodingOptions(mtp=m, max_tokens=30), _GreedyNoEos(gen.config.eos_id), trace=trace)
+        if mode == "non-streaming":
+            return dec.generate(text).tokens
+        for i in range(0, text.shape[1], 3):
+            dec.push_text(text[:, i : i + 3])
+        dec.finish()
+        return dec.tokens
+
+    untraced = tokens(False)
+    assert len(untraced) == 30 and untraced == tokens(True)

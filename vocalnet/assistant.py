@@ -118,7 +118,8 @@ class VocalNet:
     def stream(self, query: str | Path | np.ndarray | None = None, text: str | None = None, sample_rate: int = 16000,
                max_new_tokens: int = 64, stats: dict | None = None, speech: bool = True) -> Iterator[TextPiece | AudioChunk]:
         """Yield text pieces and audio chunks as soon as they are ready. `stats` (a dict) receives
-        first_packet_s, total_s, audio_s, rtf, speech_tokens, tokens_per_s. speech=False: text only."""
+        first_packet_s, total_s, audio_s, rtf, speech_tokens, tokens_per_s (speech tokens per second of
+        speech-generator time). speech=False: text only."""
         t0 = time.perf_counter()
         m, tok = self.model, self.model.tokenizer
         eot = m.eot_id
@@ -147,8 +148,9 @@ class VocalNet:
         for _ in range(max_new_tokens):
             nxt = int(head(hidden[:, -1]).argmax())
             if pending_hidden is not None and speech:  # the previous token's hidden: now known not to be the last
-                tg = time.perf_counter()
-                units = dec.push_text(self._text_input(pending_hidden, answer, nxt) if nxt != eot else self._eot_input(answer))
+                row = self._text_input(pending_hidden, answer, nxt) if nxt != eot else self._eot_input(answer)
+                tg = time.perf_counter()  # tokens/s times the speech generator alone, not its input's features
+                units = dec.push_text(row)
                 gen_time += time.perf_counter() - tg
                 yield from emit_units(units)
             if nxt == eot:

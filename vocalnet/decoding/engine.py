@@ -174,7 +174,8 @@ class SpeechDecoder:
             if j:
                 x = g.module_input(j, x, torch.full((1, k), self.cfg.pad_id, device=dev))
             mask = self._text_mask(self.text_len, k, self.rows_done[j], not bidirectional, dev)
-            x = g.run_module(j, x, rope, mask, self.caches[j], "text")
+            # the last module's text outputs feed nothing: its layers only store their keys/values
+            x = g.run_module(j, x, rope, mask, self.caches[j], "text", 0 if j == self.n_modules else None)
         self.text_len += k
         self.bidirectional_text = bidirectional
 
@@ -224,15 +225,18 @@ class SpeechDecoder:
         return self.tokens[row - 1] if row - 1 < len(self.tokens) else self.cfg.pad_id
 
     def _process(self, j: int, upto: int, dev: torch.device) -> torch.Tensor:
-        """Run module j over its pending speech rows [rows_done[j], upto); returns their outputs."""
+        """Run module j over its pending speech rows [rows_done[j], upto); returns their outputs (the last
+        module in use: the newest row's only, unless tracing)."""
         g = self.g
         r0 = self.rows_done[j]
         if self.speech_offset is None:
             self.speech_offset = self.text_len if self.cfg.position_layout == "concat" else 0
         x = self._row_inputs(j, r0, upto, dev)
         cos, sin = self._speech_rope(dev, x.dtype)
-        rope = cos[:, :, r0:upto], sin[:, :, r0:upto]
-        h = g.run_module(j, x, rope, self._speech_mask(j, r0, upto, dev), self.caches[j], "speech")
+        rope = cos[:, r0:upto], sin[:, r0:upto]
+        last_only = j == self.n_modules and not self.tracing  # only the newest row feeds a head
+        h = g.run_module(j, x, rope, self._speech_mask(j, r0, upto, dev), self.caches[j], "speech",
+                         1 if last_only else None)
         self.rows_done[j] = upto
         if j < self.n_modules:
             self.pending[j + 1] = h if self.pending[j + 1] is None else torch.cat([self.pending[j + 1], h], dim=1)
@@ -263,7 +267,7 @@ class SpeechDecoder:
             rows = torch.arange(r0, r1, device=dev)
             text_keys = torch.arange(self.text_len, device=dev)[None, :] < torch.tensor(vis, device=dev)[:, None]
             speech_keys = torch.arange(r1, device=dev)[None, :] <= rows[:, None]
-            mask = torch.cat([text_keys, speech_keys], dim=1)[None, None]
+            mask = _additive(torch.cat([text_keys, speech_keys], dim=1)[None, None], self.g.embedding.weight.dtype)
         self._mask_memo = (key, mask)
         return mask
 
@@ -339,6 +343,12 @@ class SpeechDecoder:
             self.truncated = True
             return False
         return True
+
+
+def _additive(visible: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean attention mask as the float one SDPA adds to its scores (SDPA would convert a
+    boolean mask in every layer; this is done once per mask)."""
+    return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill_(~visible, float("-inf"))
 
 
 def forced_decoder(generator: SpeechGenerator, tokens: list[int], mtp: int = 0) -> SpeechDecoder:

@@ -23,12 +23,18 @@ class RMSNorm(nn.Module):
         self.variance_epsilon = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == self.weight.dtype == torch.float32:  # one fused call (the decoding hot path)
+            return F.rms_norm(x, x.shape[-1:], self.weight, self.variance_epsilon)
         normed = F.rms_norm(x.float(), x.shape[-1:], eps=self.variance_epsilon)
         return self.weight * normed.to(x.dtype)
 
 
 class RotaryEmbedding(nn.Module):
-    """Llama rotary position embedding (default rope type): returns cos/sin for given positions."""
+    """Llama rotary position embedding (default rope type): cos and signed sin for given positions.
+
+    The sin table carries rotate_half's sign (-sin on the first half), so applying the rotation is
+    x * cos + roll(x) * sin: three tensor calls instead of six (`apply_rotary`).
+    """
 
     def __init__(self, head_dim: int, theta: float = 10000.0) -> None:
         super().__init__()
@@ -36,19 +42,16 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     def forward(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """positions: (B, T) int -> cos, sin of shape (B, 1, T, head_dim)."""
+        """positions: (B, T) int -> cos, signed sin of shape (B, T, 1, head_dim)."""
         freqs = positions.float()[..., None] * self.inv_freq
-        emb = torch.cat((freqs, freqs), dim=-1)[:, None]
-        return emb.cos().to(dtype), emb.sin().to(dtype)
+        emb = torch.cat((freqs, freqs), dim=-1)[:, :, None]
+        sin = emb.sin()
+        return emb.cos().to(dtype), torch.cat((-sin[..., : freqs.shape[-1]], sin[..., freqs.shape[-1] :]), -1).to(dtype)
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    return x * cos + _rotate_half(x) * sin
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """Rotate (B, T, heads, head_dim) by `RotaryEmbedding` tables: Llama's x*cos + rotate_half(x)*sin."""
+    return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, -1), signed_sin)
 
 
 class KVCache:
@@ -117,11 +120,21 @@ class Attention(nn.Module):
         self.qkv_proj = _concat_linears(self.q_proj, self.k_proj, self.v_proj)
         del self.q_proj, self.k_proj, self.v_proj
 
-    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _rotated_qkv(
+        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k (rotated) and v, each (B, heads, T, head_dim). Fused projections rotate q and k in one call."""
+        b, t, _ = x.shape
+        nq, nk, d = self.num_heads, self.num_kv_heads, self.head_dim
         if self.qkv_proj is None:
-            return self.q_proj(x), self.k_proj(x), self.v_proj(x)
-        kv = self.num_kv_heads * self.head_dim
-        return self.qkv_proj(x).split([self.num_heads * self.head_dim, kv, kv], dim=-1)
+            q = apply_rotary(self.q_proj(x).view(b, t, nq, d), *rope)
+            k = apply_rotary(self.k_proj(x).view(b, t, nk, d), *rope)
+            v = self.v_proj(x).view(b, t, nk, d)
+        else:
+            qkv = self.qkv_proj(x).view(b, t, nq + 2 * nk, d)
+            qk, v = apply_rotary(qkv[:, :, : nq + nk], *rope), qkv[:, :, nq + nk :]
+            q, k = qk[:, :, :nq], qk[:, :, nq:]
+        return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
 
     def forward(
         self,
@@ -130,22 +143,25 @@ class Attention(nn.Module):
         mask: torch.Tensor | None,
         cache: KVCache | None = None,
         segment: str = "speech",
+        out_rows: int | None = None,
     ) -> torch.Tensor:
-        """x: (B, T, H); mask: bool (B or 1, 1, T, S) over [cached text, cached speech] keys (+ new ones).
+        """x: (B, T, H); mask: bool or additive float (B or 1, 1, T, S) over [cached text, cached speech]
+        keys (+ new ones).
 
         Without a cache the keys are the T new positions. With a cache the new keys are appended to
-        `segment` first, and the mask covers all cached keys in [text, speech] order.
+        `segment` first, and the mask covers all cached keys in [text, speech] order. `out_rows`: only
+        the last rows are attended from (the others only add their keys and values).
         """
         b, t, _ = x.shape
-        q, k, v = self._qkv(x)
-        q = q.reshape(b, t, self.num_heads, self.head_dim).transpose(1, 2)
-        k = k.reshape(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = v.reshape(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        cos, sin = rope
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        q, k, v = self._rotated_qkv(x, rope)
         if cache is not None:
             cache.append(segment, k, v)
             k, v = cache.keys_values()
+        if out_rows is not None and out_rows < t:
+            if out_rows == 0:
+                return x[:, :0]
+            q, t = q[:, :, t - out_rows :], out_rows
+            mask = mask[..., -out_rows:, :] if mask is not None else None
         if self.num_kv_heads != self.num_heads:
             rep = self.num_heads // self.num_kv_heads
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
@@ -210,6 +226,11 @@ class DecoderLayer(nn.Module):
         mask: torch.Tensor | None,
         cache: KVCache | None = None,
         segment: str = "speech",
+        out_rows: int | None = None,
     ) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), rope, mask, cache, segment)
+        """`out_rows`: compute the outputs of the last rows only (all rows still fill the cache)."""
+        attn = self.self_attn(self.input_layernorm(x), rope, mask, cache, segment, out_rows)
+        if attn.shape[1] == 0:
+            return attn
+        x = x[:, x.shape[1] - attn.shape[1] :] + attn
         return x + self.mlp(self.post_attention_layernorm(x))

@@ -118,11 +118,13 @@ class SpeechGenerator(nn.Module):
 
     def run_module(
         self, j: int, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor,
-        caches: list[KVCache] | None = None, segment: str = "speech",
+        caches: list[KVCache] | None = None, segment: str = "speech", out_rows: int | None = None,
     ) -> torch.Tensor:
-        """Transformer layers of module j over x (already the module's input)."""
-        for i, layer in enumerate(self.module_layers(j)):
-            x = layer(x, rope, mask, caches[i] if caches else None, segment)
+        """Transformer layers of module j over x (already the module's input). `out_rows`: the output
+        of the last rows only (decoding: the other rows' outputs are not needed, only their keys/values)."""
+        layers = self.module_layers(j)
+        for i, layer in enumerate(layers):
+            x = layer(x, rope, mask, caches[i] if caches else None, segment, out_rows if i == len(layers) - 1 else None)
         return x
 
     def module_input(self, j: int, h_prev: torch.Tensor, next_tokens: torch.Tensor | None) -> torch.Tensor:
