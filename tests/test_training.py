@@ -271,12 +271,13 @@ def test_resume_after_kill_matches_uninterrupted_run(stage1: Path, corpus: Path,
 
 def test_two_process_ddp_matches_single_process(stage1: Path, corpus: Path, tmp_path: Path) -> None:
     extra = dict(init_from=str(stage1), mask_mode="streaming")
+    cpu = {"CUDA_VISIBLE_DEVICES": ""}  # two gloo processes on the CPU, also on a machine with one GPU
     single = write_config(corpus, tmp_path / "single", "s2s", **extra)
-    p = _run_cli(single)
+    p = _run_cli(single, cpu)
     assert p.wait(300) == 0, p.stdout.read().decode()[-3000:]
     ddp = write_config(corpus, tmp_path / "ddp", "s2s", **{**extra, "optim": {
         "lr": 3e-3, "batch_size": 2, "max_steps": 8, "warmup_ratio": 0.0}})
-    p = _run_cli(ddp, nproc=2)
+    p = _run_cli(ddp, cpu, nproc=2)
     assert p.wait(300) == 0, p.stdout.read().decode()[-3000:]
     assert np.allclose(losses(tmp_path / "single"), losses(tmp_path / "ddp"), atol=1e-4)
 

@@ -88,7 +88,7 @@ def _time_decode(gen: SpeechGenerator, text: torch.Tensor, m: int, tokens: int) 
 
 def run_generator_bench(
     shape: str, mtp_values: list[int], tokens: int = 150, text_len: int = 20, precision: str = "int8",
-    repeats: int = 5, seed: int = 0, progress: bool = True, model: str | Path | None = None,
+    repeats: int = 5, seed: int = 0, progress: bool = True, model: str | Path | None = None, device: str = "cpu",
 ) -> list[BenchRow]:
     """Decode `tokens` speech tokens at batch 1 for each m (this CPU): random weights of a named
     `shape`, or the trained generator of a `model` folder. The text is known up front (whole-answer
@@ -97,7 +97,8 @@ def run_generator_bench(
     The settings run interleaved in `repeats` rounds (order reversed every other round), and each
     round's speed-ups are taken against that round's own NTP run: neighbouring runs share whatever
     the rest of the machine is doing, so the ratio is stable even when absolute speed drifts. The
-    table reports medians over rounds.
+    table reports medians over rounds. `device` "cuda" runs the generator on the GPU (fp32 only: int8 is
+    CPU dynamic quantisation).
     """
     from tqdm import tqdm
 
@@ -110,10 +111,13 @@ def run_generator_bench(
         gen = SpeechGenerator(cfg)
     if max(mtp_values) > cfg.mtp_num or min(mtp_values) < 0:
         raise ValueError(f"the generator has {cfg.mtp_num} MTP modules; m must be in 0..{cfg.mtp_num}")
-    gen = for_inference(gen, precision)
+    if torch.device(device).type != "cpu" and precision != "fp32":
+        raise ValueError(f"precision {precision!r} is CPU-only; use fp32 on {device}")
+    gen = for_inference(gen, precision).to(device)
     text = torch.randn(1, text_len, cfg.text_input_size)
     if cfg.phoneme_slots:  # the last columns are phoneme ids
         text[..., -cfg.phoneme_slots :] = torch.randint(0, cfg.phoneme_vocab, (1, text_len, cfg.phoneme_slots))
+    text = text.to(device)
     settings = sorted(set(mtp_values) | {0})
     _time_decode(gen, text, max(settings), min(tokens, 16))  # warm-up (allocations, kernels)
     times: dict[int, list[float]] = {m: [] for m in settings}
@@ -133,9 +137,10 @@ def run_generator_bench(
     return rows
 
 
-def format_rows(shape: str, precision: str, rows: list[BenchRow]) -> str:
+def format_rows(shape: str, precision: str, rows: list[BenchRow], device: str = "cpu") -> str:
+    where = f"{torch.get_num_threads()} threads" if device == "cpu" else torch.cuda.get_device_name(device)
     lines = [
-        f"speech generator decoding, shape {shape}, batch 1, {precision}, {torch.get_num_threads()} threads, "
+        f"speech generator decoding, shape {shape}, batch 1, {precision}, {where}, "
         f"{rows[0].tokens} tokens per run",
         f"{'m':>2} {'tokens/s':>9} {'speed-up':>9} {'ideal':>7} {'of ideal':>9} {'FLOP ratio':>11}",
     ]
@@ -147,8 +152,9 @@ def format_rows(shape: str, precision: str, rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-def rows_json(shape: str, precision: str, rows: list[BenchRow]) -> str:
+def rows_json(shape: str, precision: str, rows: list[BenchRow], device: str = "cpu") -> str:
     return json.dumps(
-        {"shape": shape, "precision": precision, "threads": torch.get_num_threads(), "rows": [asdict(r) for r in rows]},
+        {"shape": shape, "precision": precision, "device": device, "threads": torch.get_num_threads(),
+         "rows": [asdict(r) for r in rows]},
         indent=2,
     )

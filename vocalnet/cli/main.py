@@ -34,10 +34,11 @@ def cmd_bench_generator(args: argparse.Namespace) -> int:
 
     rows = run_generator_bench(
         args.shape, args.mtp, tokens=args.tokens, precision=args.precision, repeats=args.repeats,
-        progress=not args.json, model=args.model,
+        progress=not args.json, model=args.model, device=args.device,
     )
     name = str(args.model) if args.model else args.shape
-    print(rows_json(name, args.precision, rows) if args.json else format_rows(name, args.precision, rows))
+    fmt = rows_json if args.json else format_rows
+    print(fmt(name, args.precision, rows, args.device))
     return 0
 
 
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--tokens", type=int, default=150, help="speech tokens decoded per run")
     gen.add_argument("--repeats", type=int, default=5, help="interleaved rounds; medians are reported")
     gen.add_argument("--precision", default="int8", choices=["int8", "fp32"])
+    gen.add_argument("--device", default="cpu", help="cpu, or cuda[:N] (with --precision fp32)")
     gen.add_argument("--json", action="store_true", help="print JSON instead of a table")
     gen.set_defaults(func=cmd_bench_generator)
 
