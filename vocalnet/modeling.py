@@ -255,8 +255,9 @@ class VocalNetModel(nn.Module):
         if g.text_embed_size:
             ends = final and self.config.replace_last_hidden_with_eot
             tokens = [self.eot_id if ends and r == len(answer_ids) - 1 else answer_ids[r] for r in rows]
+            embed = self.llm.get_input_embeddings()  # may sit on the GPU while h, from the cache, is on the CPU
             with torch.no_grad():
-                parts.append(self.llm.get_input_embeddings()(torch.tensor(tokens, device=h.device)).to(h.dtype))
+                parts.append(embed(torch.tensor(tokens, device=embed.weight.device)).to(h.device, h.dtype))
         if g.phoneme_slots:
             ids = self.phonemizer.row_ids(self.tokenizer.decode, answer_ids, rows, final, g.phoneme_slots)
             parts.append(ids.to(h.device, h.dtype))

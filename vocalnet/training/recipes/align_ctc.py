@@ -76,8 +76,8 @@ class AlignRecipe(Stage1Recipe):
         speech, lens = model.speech_projector(enc, batch["enc_lens"])
         log_probs = model.ctc_head(speech)
         targets = batch["targets"]
-        flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long)
-        target_lens = torch.tensor([len(seq) for seq in targets])
+        flat = torch.tensor([t for seq in targets for t in seq], dtype=torch.long, device=log_probs.device)
+        target_lens = torch.tensor([len(seq) for seq in targets], device=log_probs.device)
         loss = F.ctc_loss(log_probs, flat, lens, target_lens, blank=0, reduction="sum", zero_infinity=True)
         return [(1.0, loss, target_lens.sum())] + self.norm_terms(speech, lens)
 

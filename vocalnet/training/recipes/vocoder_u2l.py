@@ -87,12 +87,11 @@ class VocoderRecipe:
             latent[i, :, : it["latent"].shape[1]] = torch.from_numpy(it["latent"])
         return {"units": units, "unit_lens": torch.tensor([len(it["units"]) for it in items]),
                 "latent": latent, "frame_lens": torch.tensor([it["latent"].shape[1] for it in items]),
-                "f0": [it["f0"] for it in items], "u0": [it["u0"] for it in items]}
+                "f0": torch.tensor([it["f0"] for it in items]), "u0": torch.tensor([it["u0"] for it in items])}
 
     def loss_terms(self, model: UnitToLatent, batch: dict[str, Any]) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
-        pred = model(batch["units"], batch["unit_lens"], batch["frame_lens"], torch.tensor(batch["f0"]),
-                     torch.tensor(batch["u0"]))
-        mask = (torch.arange(pred.shape[2])[None] < batch["frame_lens"][:, None]).float()[:, None]
+        pred = model(batch["units"], batch["unit_lens"], batch["frame_lens"], batch["f0"], batch["u0"])
+        mask = (torch.arange(pred.shape[2], device=pred.device)[None] < batch["frame_lens"][:, None]).float()[:, None]
         total = ((pred - batch["latent"]).abs() * mask).sum()
         return [(1.0, total, mask.sum() * pred.shape[1])]
 
