@@ -298,21 +298,24 @@ class SpeechDecoder:
             n = len(self.tokens)
             if not self._allowed(n):
                 return
-            h0 = self._process(0, n + 1, dev)[:, -1:]
+            k = 1  # heads this step: the main one, then each extra one whose text has arrived
+            while k <= self.m and self._allowed(n + k):
+                k += 1
+            h = self._process(0, n + 1, dev)[0, -1:]
             self.steps += 1
-            if not self._emit_from(g.head_logits(0, h0)[0, -1]):
+            if self.cfg.variant == "deepseek_mtp":  # module j reads the token head j-1 chose: one head at a time
+                for j in range(k):
+                    if j:
+                        h = self._process(j, n + 1, dev)[0, -1:]
+                    if not self._emit(g.head_logits(j, h)):
+                        return
+                continue
+            if g.has_mtp_modules:  # module j's input is module j-1's state, not a token: run them all, then
+                h = torch.cat([h] + [self._process(j, n + 1, dev)[0, -1:] for j in range(1, k)])
+            else:  # parallel heads all read the decoder's state
+                h = h.expand(k, -1)
+            if not self._emit(g.step_logits(h)):  # every head of the step in one call
                 return
-            h = h0
-            for j in range(1, self.m + 1):
-                if not self._allowed(n + j):
-                    break
-                if g.has_mtp_modules:
-                    h = self._process(j, n + 1, dev)[:, -1:]
-                    logits = g.head_logits(j, h)[0, -1]
-                else:
-                    logits = g.head_logits(j, h0, h0)[0, -1]
-                if not self._emit_from(logits):
-                    return
 
     def _advance_groups(self) -> None:
         g, s = self.g, self.stride
@@ -323,16 +326,20 @@ class SpeechDecoder:
                 return
             h = self._process(0, q + 1, dev)
             self.steps += 1
-            logits = g.head_logits(0, h)[0, -1]  # (g, V)
-            for i in range(s):
-                if not self._emit_from(logits[i]):
-                    return
+            if not self._emit(g.head_logits(0, h)[0, -1]):  # (g, V): one row per token of the group
+                return
 
-    def _emit_from(self, logits: torch.Tensor) -> bool:
-        """Select one token from a head's logits; False when the segment is finished."""
+    def _emit(self, logits: torch.Tensor) -> bool:
+        """Emit one token per row of (k, V) head logits, in order; False once the segment is finished.
+        Greedy without a repetition penalty picks every row in one call."""
+        logits = logits.float() + self._suppress
+        picks = self.sampler.pick_rows(logits) if self.penalty.penalty == 1.0 else None
+        if picks is None:  # row by row: each choice sees the tokens accepted before it
+            picks = (self.sampler(self.penalty(row, self.tokens), self.tokens) for row in logits)
+        return all(self._accept(tok) for tok in picks)
+
+    def _accept(self, tok: int) -> bool:
         c = self.cfg
-        logits = self.penalty(logits.float() + self._suppress, self.tokens)
-        tok = self.sampler(logits, self.tokens)
         if tok == c.eos_id:
             self.ended_with_eos = True
             return False

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..generator.layers import MLP, Attention
+from ..generator.speech_generator import SpeechGenerator
 
 PRECISIONS = ("fp32", "int8")
 _FUSABLE = (Attention, MLP)
@@ -16,7 +17,8 @@ _FUSABLE = (Attention, MLP)
 
 def for_inference(module: nn.Module, precision: str = "int8") -> nn.Module:
     """An eval-mode copy of `module` for batch-1 CPU decoding, with the speech generator's q/k/v and
-    gate/up projections fused into one matmul each (`Attention.fuse`, `MLP.fuse`).
+    gate/up projections fused into one matmul each (`Attention.fuse`, `MLP.fuse`) and its output heads
+    stacked into one batched call per step (`SpeechGenerator.stack_heads`).
 
     int8: dynamic int8 quantisation of every nn.Linear (weights int8 per output channel, activations
     quantised on the fly; per-tensor weights cost SmolLM2 most of its speech-input accuracy).
@@ -33,6 +35,8 @@ def for_inference(module: nn.Module, precision: str = "int8") -> nn.Module:
     for m in model.modules():
         if isinstance(m, _FUSABLE):
             m.fuse()
+        elif isinstance(m, SpeechGenerator):
+            m.stack_heads()  # fp32, not an nn.Linear: quantisation leaves it alone
     if precision == "fp32":
         return model
     with warnings.catch_warnings():

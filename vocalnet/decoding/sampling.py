@@ -37,10 +37,18 @@ class Sampler:
     def __call__(self, logits: torch.Tensor, history: list[int]) -> int:
         raise NotImplementedError
 
+    def pick_rows(self, logits: torch.Tensor) -> list[int] | None:
+        """One token per row of (k, V) logits at once, where a choice never depends on the rows before
+        it; None: the decoder asks row by row, each with the history so far."""
+        return None
+
 
 class GreedySampler(Sampler):
     def __call__(self, logits: torch.Tensor, history: list[int]) -> int:
         return int(torch.argmax(logits))
+
+    def pick_rows(self, logits: torch.Tensor) -> list[int] | None:
+        return logits.argmax(-1).tolist()
 
 
 class StochasticSampler(Sampler):

@@ -3,7 +3,7 @@
 Parameter names match `transformers`' `LlamaDecoderLayer` (`self_attn.{q,k,v,o}_proj`,
 `mlp.{gate,up,down}_proj`, `input_layernorm`, `post_attention_layernorm`), so released VocalNet weights
 load unchanged. Writing the layer ourselves keeps the step-by-step decoder free of HF cache plumbing:
-positions and boolean attention masks are always passed explicitly, which is what the VocalNet
+positions and attention masks (boolean or additive) are always passed explicitly, which is what the VocalNet
 streaming masks need.
 """
 
@@ -27,6 +27,28 @@ class RMSNorm(nn.Module):
             return F.rms_norm(x, x.shape[-1:], self.weight, self.variance_epsilon)
         normed = F.rms_norm(x.float(), x.shape[-1:], eps=self.variance_epsilon)
         return self.weight * normed.to(x.dtype)
+
+
+class HeadStack(nn.Module):
+    """Output heads (RMSNorm + Linear each) applied in one batched call, head i to row i.
+
+    Inference only (`SpeechGenerator.stack_heads`): an MTP step reads one hidden state per head, and
+    one call for all of them costs little more than one head. The weights stay fp32.
+    """
+
+    def __init__(self, norms: list[RMSNorm], projs: list[nn.Linear]) -> None:
+        super().__init__()
+        self.eps = norms[0].variance_epsilon
+        zeros = torch.zeros(projs[0].out_features)
+        self.register_buffer("norm_weight", torch.stack([n.weight.detach() for n in norms]))  # (K, H)
+        self.register_buffer("weight", torch.stack([p.weight.detach().t() for p in projs]).contiguous())  # (K, H, V)
+        self.register_buffer("bias", torch.stack([zeros if p.bias is None else p.bias.detach() for p in projs])[:, None])
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """h: (k, H), row i for head i (k <= number of heads) -> logits (k, V)."""
+        k = h.shape[0]
+        x = F.rms_norm(h.float(), h.shape[-1:], eps=self.eps) * self.norm_weight[:k]
+        return torch.baddbmm(self.bias[:k], x[:, None], self.weight[:k])[:, 0]
 
 
 class RotaryEmbedding(nn.Module):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import SpeechGeneratorConfig
-from .layers import DecoderLayer, KVCache, RMSNorm, RotaryEmbedding
+from .layers import DecoderLayer, HeadStack, KVCache, RMSNorm, RotaryEmbedding
 from .masks import causal_mask, resolve_streaming_flags, sample_mask
 
 
@@ -74,6 +74,7 @@ class SpeechGenerator(nn.Module):
             )
         elif c.variant == "parallel_linear":
             self.mtp_heads = nn.ModuleList(nn.Linear(H, c.vocab_size) for _ in range(c.mtp_num))
+        self.head_stack: HeadStack | None = None  # inference copies only (`stack_heads`)
 
     def _layer(self) -> DecoderLayer:
         c = self.config
@@ -158,6 +159,26 @@ class SpeechGenerator(nn.Module):
         if c.variant == "parallel_linear":
             return self.mtp_heads[j - 1](self.norm(h0 if h0 is not None else h))
         raise ValueError(f"variant {c.variant!r} has no head {j}")
+
+    def stack_heads(self) -> None:
+        """Inference only: heads 0..num_extra_heads as one `HeadStack` (VocalNet MTP and parallel heads;
+        a DeepSeek module reads the token its previous head chose, so its heads run one at a time)."""
+        c = self.config
+        if c.variant == "mtp":
+            norms = [self.norm] + [mod["norm_final"] for mod in self.mtp_layers]
+            projs = [self.output_proj] + [mod["output_proj"] for mod in self.mtp_layers]
+        elif c.variant == "parallel_linear":
+            norms, projs = [self.norm] * (c.mtp_num + 1), [self.output_proj, *self.mtp_heads]
+        else:
+            return
+        self.head_stack = HeadStack(norms, projs)
+
+    def step_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits (k, V) of heads 0..k-1 of a decoding step, head j on row j of h (k, H) (VocalNet MTP
+        and parallel heads): one stacked call when `stack_heads` has run."""
+        if self.head_stack is not None:
+            return self.head_stack(h)
+        return torch.stack([self.head_logits(j, h[j], h[j]) for j in range(h.shape[0])])
 
     def group_embedding(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, Q, g) token ids -> (B, Q, H): the mean of each group's embeddings (PAD embeds to 0)."""
