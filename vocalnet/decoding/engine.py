@@ -206,8 +206,8 @@ class SpeechDecoder:
     def _row_inputs(self, j: int, r0: int, r1: int, dev: torch.device) -> torch.Tensor:
         g, c = self.g, self.cfg
         if j > 0:
-            h_prev = self.pending[j][:, : r1 - r0]
-            self.pending[j] = self.pending[j][:, r1 - r0 :]
+            h_prev, rest = self.pending[j][:, : r1 - r0], self.pending[j][:, r1 - r0 :]
+            self.pending[j] = rest if rest.shape[1] else None
             if c.variant != "deepseek_mtp":
                 return h_prev
             nxt = [self._input_token(r + j) for r in range(r0, r1)]
