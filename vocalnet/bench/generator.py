@@ -22,21 +22,23 @@ from ..checkpoint.io import submodule_state
 from ..config import VocalNetConfig
 from ..decoding.engine import SpeechDecoder
 from ..decoding.optimize import for_inference
-from ..decoding.sampling import DecodingOptions, Sampler
+from ..decoding.sampling import DecodingOptions, GreedySampler
 from ..generator.config import SpeechGeneratorConfig, shape_config
 from ..generator.speech_generator import SpeechGenerator
 
 
-class _NoEosGreedy(Sampler):
-    """Greedy over unit tokens only, so every run decodes exactly max_tokens tokens."""
+class _NoEosGreedy(GreedySampler):
+    """Greedy over unit tokens only, so every run decodes exactly max_tokens tokens (all rows of a
+    step in one argmax, as the assistant's greedy decoding does)."""
 
     def __init__(self, eos_id: int) -> None:
         self.eos_id = eos_id
 
     def __call__(self, logits: torch.Tensor, history: list[int]) -> int:
-        logits = logits.clone()
-        logits[self.eos_id] = float("-inf")
-        return int(torch.argmax(logits))
+        return self.pick_rows(logits[None])[0]
+
+    def pick_rows(self, logits: torch.Tensor) -> list[int]:
+        return super().pick_rows(logits.index_fill(-1, torch.tensor([self.eos_id], device=logits.device), float("-inf")))
 
 
 @dataclass
