@@ -65,10 +65,9 @@ class RotaryEmbedding(nn.Module):
 
     def forward(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """positions: (B, T) int -> cos, signed sin of shape (B, T, 1, head_dim)."""
-        freqs = positions.float()[..., None] * self.inv_freq
-        emb = torch.cat((freqs, freqs), dim=-1)[:, :, None]
-        sin = emb.sin()
-        return emb.cos().to(dtype), torch.cat((-sin[..., : freqs.shape[-1]], sin[..., freqs.shape[-1] :]), -1).to(dtype)
+        freqs = positions.float()[:, :, None, None] * self.inv_freq
+        cos, sin = freqs.cos(), freqs.sin()
+        return torch.cat((cos, cos), -1).to(dtype), torch.cat((-sin, sin), -1).to(dtype)
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
