@@ -294,20 +294,51 @@ def test_clean_latents_are_the_noise_free_mean_of_each_answer(corpus: Path, tmp_
     """`data clean-latents` writes m_p beside each answer's z_p: same frames (same durations), no
     sampling noise (regenerating z_p from the recorded seed reproduces the saved latent, so the seed is
     the answer's own), and a re-run resumes without rewriting."""
-    from vocalnet.data.clean_latents import FIELD, write_clean_latents
+    from vocalnet.data.annotations import CLEAN_LATENTS, annotate_answers
     from vocalnet.data.voices import ANSWER_SETTINGS
 
     work = tmp_path / "c"
     shutil.copytree(corpus, work)
     total = sum(len(_entries(work)[s]) for s in SPLITS)
-    assert write_clean_latents(work, progress=False) == total
+    assert annotate_answers(work, CLEAN_LATENTS, progress=False) == total
     voice = PiperAnswerVoice()
     seeds = {it["id"]: it["answer_seed"] for it in json.loads((work / STATE_DIR / "items.json").read_text())["items"]}
     e = _entries(work)["train"][0]
-    noisy, clean = np.load(work / e["answer_latent"]).astype(np.float32), np.load(work / e[FIELD]).astype(np.float32)
+    field = CLEAN_LATENTS.field
+    noisy, clean = np.load(work / e["answer_latent"]).astype(np.float32), np.load(work / e[field]).astype(np.float32)
     assert clean.shape == noisy.shape and np.abs(noisy - clean).mean() > 0.1
     again = np.concatenate(voice.encoder.run(gpt_answer(e), np.random.default_rng(seeds[e["id"]]), **ANSWER_SETTINGS), axis=1)
     assert np.abs(again - noisy).max() < 0.02  # fp16 rounding only: the seed is right
     assert abs(float((noisy - clean).mean())) < 0.05  # what was removed is zero-mean noise
-    assert all(FIELD in x for s in SPLITS for x in _entries(work)[s])
-    assert write_clean_latents(work, progress=False) == 0
+    assert all(field in x for s in SPLITS for x in _entries(work)[s])
+    assert annotate_answers(work, CLEAN_LATENTS, progress=False) == 0
+
+
+def test_phone_labels_align_every_latent_frame_to_a_phoneme_of_the_answer(corpus: Path, tmp_path: Path) -> None:
+    """`data phones` labels each latent frame with the piper phoneme it renders: one label per frame,
+    no pad label left, the labels read in order spell the answer's phonemes (pads dropped), and the
+    labels follow piper's durations (a frame where the clean latent changes is mostly a label change)."""
+    from vocalnet.data.annotations import PHONES, annotate_answers
+
+    work = tmp_path / "p"
+    shutil.copytree(corpus, work)
+    assert annotate_answers(work, PHONES, progress=False) == sum(len(_entries(work)[s]) for s in SPLITS)
+    voice = PiperAnswerVoice()
+    for e in _entries(work)["train"][:2]:
+        labels = np.load(work / e[PHONES.field]).astype(np.int64)
+        assert labels.shape == (np.load(work / e["answer_latent"]).shape[-1],)
+        assert not np.isin(labels, voice.pad_ids).any()
+        spoken = [i for p in voice.encoder.voice.phonemize(gpt_answer(e)) if p for i in voice.encoder.voice.phonemes_to_ids(p)]
+        runs = labels[np.r_[True, labels[1:] != labels[:-1]]]
+        it = iter(i for i in spoken if i not in voice.pad_ids)
+        assert all(any(r == i for i in it) for r in runs)  # the runs are a subsequence of the phonemes, in order
+        assert len(runs) >= 0.7 * sum(1 for i in spoken if i not in voice.pad_ids)  # few phonemes got no frame
+
+
+def test_merge_pads_splits_each_pad_run_between_its_neighbours() -> None:
+    from vocalnet.data.annotations import merge_pads
+
+    ids = np.array([0, 0, 5, 0, 0, 0, 7, 0, 8, 0, 0])
+    assert merge_pads(ids, [0]).tolist() == [5, 5, 5, 5, 5, 7, 7, 7, 8, 8, 8]
+    assert merge_pads(np.array([0, 0]), [0]).tolist() == [0, 0]
+    assert merge_pads(np.array([3, 4]), [0]).tolist() == [3, 4]

@@ -189,3 +189,55 @@ def test_tokenizer_config_and_weights_checks(assets, tmp_path: Path, tokenizer: 
     (tmp_path / "t" / "tokenizer.json").write_text(json.dumps({**cfg, "vocab_size": 32}))
     with pytest.raises(ValueError, match="does not match"):
         SpeechTokenizer.load(tmp_path / "t", assets.whisper)
+
+
+def test_phone_targets_share_each_frame_between_its_phonemes() -> None:
+    from vocalnet.tokenizer.phone_quantizer import phone_targets
+
+    labels = np.array([1] * 10 + [2] * 10 + [3] * 30)  # at 100 Hz: 1 for 100 ms, 2 for 100 ms, 3 after
+    t = phone_targets(labels, 100.0, tokens=5, pool=2, classes=4)
+    assert t.shape == (5, 2, 4) and np.allclose(t.sum(-1), 1.0)
+    frames = t.reshape(10, 4)  # 20 ms frames
+    assert np.allclose(frames[:5, 1], 1.0) and np.allclose(frames[5:10, 1], 0.0)
+    assert np.allclose(frames[5:10, 2], 1.0)  # 100-200 ms
+    odd = phone_targets(np.array([1, 2, 2, 2]), 100.0, tokens=1, pool=2, classes=3)[0, 0]
+    assert np.allclose(odd, [0.0, 0.5, 0.5])  # one 20 ms frame holding 10 ms of each
+    with pytest.raises(ValueError, match="classes"):
+        phone_targets(labels, 100.0, tokens=10, pool=2, classes=3)
+
+
+def test_phone_tokenizer_learns_the_answer_voice_phonemes(assets, tmp_path: Path) -> None:
+    """The phone method trains on piper's own frame alignment: its classifier then recovers most
+    frames' phoneme on the training clips (chance is a few percent), encoding is 25 Hz,
+    deterministic, in range and survives save/load."""
+    from vocalnet.data.annotations import merge_pads
+    from vocalnet.data.voices import PiperAnswerVoice
+    from vocalnet.tokenizer.phone_quantizer import phone_targets
+
+    voice = PiperAnswerVoice()
+    wavs, labels = [], []
+    for i, text in enumerate(SENTENCES):
+        audio, _ = voice.synthesize(text, np.random.default_rng(i))
+        wavs.append(resample(audio, 22050, 16000))
+        labels.append(merge_pads(voice.frame_phonemes(text, np.random.default_rng(i)), voice.pad_ids))
+    config = TokenizerConfig(vocab_size=16, layer=-1, method="phone", pool_mode="concat",
+                             phone_classes=voice.num_phoneme_ids, phone_channels=64)
+    tok = SpeechTokenizer.train(wavs, assets.whisper, config, phones=labels, phone_steps=150, progress=False)
+    tok.save(tmp_path / "phone")
+    tok = SpeechTokenizer.load(tmp_path / "phone", assets.whisper)
+    hits = total = 0
+    with torch.inference_mode():
+        for wav, lab in zip(wavs, labels):
+            feats = tok.features(wav)
+            target = phone_targets(lab, 22050 / 256, len(feats), 2, config.phone_classes).argmax(-1)
+            hits += int((tok.quantizer.logits(feats[None])[0].argmax(-1).numpy() == target).sum())
+            total += target.size
+    assert hits / total > 0.5, f"phone accuracy {hits / total:.2f}"
+    units = tok.encode(wavs[0])
+    assert abs(len(units) - 25 * len(wavs[0]) / 16000) <= 2
+    assert units.min() >= 0 and units.max() < 16 and len(set(units.tolist())) > 3
+    assert np.array_equal(units, tok.encode(wavs[0]))
+    with pytest.raises(ValueError, match="phone labels"):
+        SpeechTokenizer.train(wavs, assets.whisper, config, progress=False)
+    with pytest.raises(ValueError, match="phone method"):
+        TokenizerConfig(method="phone", phone_classes=10)

@@ -37,10 +37,11 @@ def cmd_data_readings(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_data_clean_latents(args: argparse.Namespace) -> int:
-    from ..data.clean_latents import write_clean_latents
+def cmd_data_annotate(args: argparse.Namespace) -> int:
+    from ..data.annotations import CLEAN_LATENTS, PHONES, annotate_answers
 
-    print(f"{write_clean_latents(args.dir)} clean latents written under {args.dir / 'latents_clean'}")
+    annotation = {"clean-latents": CLEAN_LATENTS, "phones": PHONES}[args.action]
+    print(f"{annotate_answers(args.dir, annotation)} files written under {args.dir / annotation.folder}")
     return 0
 
 
@@ -70,7 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     clean = data.add_parser("clean-latents", help="noise-free answer latents (the vocoder's cleaner training target)")
     clean.add_argument("dir", type=Path, help="corpus folder built by `vocalnet data synth` (re-run to resume)")
-    clean.set_defaults(func=cmd_data_clean_latents)
+    clean.set_defaults(func=cmd_data_annotate)
+
+    phones = data.add_parser("phones", help="the phoneme each answer latent frame renders (the phone tokenizer's labels)")
+    phones.add_argument("dir", type=Path, help="corpus folder built by `vocalnet data synth` (re-run to resume)")
+    phones.set_defaults(func=cmd_data_annotate)
 
     check = data.add_parser("check", help="validate manifests and the files they name")
     check.add_argument("dir", type=Path, help="corpus folder holding train.json/dev.json/test.json")

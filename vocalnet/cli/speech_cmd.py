@@ -21,18 +21,31 @@ def _manifest_audio(manifest: Path, field: str) -> list[tuple[dict, Path]]:
 def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     from ..assets import default_asset_paths
     from ..audio.io import load_audio
+    from ..data.manifest import entry_file
     from ..tokenizer.speech_tokenizer import SpeechTokenizer, TokenizerConfig
 
     items = _manifest_audio(args.manifest, args.audio_field)
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(items))
-    wavs = (load_audio(items[i][1]) for i in order)
+    order = np.random.default_rng(args.seed).permutation(len(items))
     t0 = time.time()
     whisper = args.whisper or default_asset_paths().whisper
-    config = TokenizerConfig(args.vocab, args.layer, seed=args.seed, pool_mode=args.pool_mode)
-    tok = SpeechTokenizer.train(wavs, whisper, config, args.max_frames)
+    phones, classes = None, 0
+    if args.method == "phone":
+        from ..data.annotations import PHONES
+        from ..data.voices import PiperAnswerVoice
+
+        missing = sum(1 for e, _ in items if PHONES.field not in e)
+        if missing:
+            raise SystemExit(f"{missing} entries of {args.manifest} have no {PHONES.field!r}: run `vocalnet data phones` first")
+        phones = (np.load(entry_file(args.manifest, items[i][0], PHONES.field)).astype(np.int64) for i in order)
+        classes = PiperAnswerVoice().num_phoneme_ids
+    layer = args.layer if args.layer is not None else (-1 if args.method == "phone" else 2)
+    pool_mode = "concat" if args.method == "phone" else args.pool_mode
+    config = TokenizerConfig(args.vocab, layer, seed=args.seed, method=args.method, pool_mode=pool_mode,
+                             phone_classes=classes)
+    wavs = (load_audio(items[i][1]) for i in order)
+    tok = SpeechTokenizer.train(wavs, whisper, config, args.max_frames, phones=phones, phone_steps=args.phone_steps)
     tok.save(args.out)
-    print(f"speech tokenizer ({args.vocab} units, layer {args.layer}) -> {args.out} in {time.time() - t0:.0f} s")
+    print(f"speech tokenizer ({args.method}, {args.vocab} units, layer {layer}) -> {args.out} in {time.time() - t0:.0f} s")
     return 0
 
 
@@ -97,13 +110,17 @@ def cmd_vocoder_decode(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     tok = sub.add_parser("tokenizer", help="25 Hz speech tokenizer").add_subparsers(dest="action", required=True)
-    t = tok.add_parser("train", help="fit k-means on Whisper-encoder features of a manifest's audio")
+    t = tok.add_parser("train", help="fit the quantiser on Whisper-encoder features of a manifest's audio")
     t.add_argument("--manifest", type=Path, required=True)
     t.add_argument("--audio-field", default="answer_audio")
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--vocab", type=int, default=1024)
-    t.add_argument("--layer", type=int, default=2, help="Whisper encoder layer (-1: final; 2 resynthesises best)")
-    t.add_argument("--max-frames", type=int, default=400_000, help="tokens' worth of features to cluster")
+    t.add_argument("--method", choices=("kmeans", "phone"), default="kmeans",
+                   help="k-means on the features, or on phone posteriors (needs `vocalnet data phones`)")
+    t.add_argument("--layer", type=int, default=None,
+                   help="Whisper encoder layer (-1: final); default 2 for kmeans (resynthesises best), -1 for phone")
+    t.add_argument("--phone-steps", type=int, default=2000, help="phone method: classifier training steps")
+    t.add_argument("--max-frames", type=int, default=400_000, help="tokens' worth of features to train on")
     t.add_argument("--pool-mode", choices=("mean", "concat"), default="mean",
                    help="the two 50 Hz frames of a token: averaged, or concatenated (keeps their order)")
     t.add_argument("--whisper", type=Path, default=None, help="HF Whisper folder (default: the prepared asset)")

@@ -25,6 +25,7 @@ from vocalnet.audio.io import AudioError, prepare_audio
 QUERY_RATE = 16_000
 ANSWER_RATE = 22_050
 PIPER_VOICE = "en_US-joe-medium"
+PIPER_PAD = "_"
 ANSWER_SETTINGS = {"length_scale": 1.0, "noise_scale": 0.667, "noise_w": 0.8}
 DURATION_NOISE_CHANNELS = 2  # VITS stochastic duration predictor noise: (1, 2, phonemes)
 LATENT_CHANNELS = 192  # VITS prior noise: (1, inter_channels, frames)
@@ -122,10 +123,10 @@ class SeededPiper:
     def sample_rate(self) -> int:
         return self.voice.config.sample_rate
 
-    def run(self, text: str, rng: np.random.Generator, length_scale: float = 1.0, noise_scale: float = 0.667,
-            noise_w: float = 0.8) -> list[np.ndarray]:
-        """The graph's first output (batch dim removed) for each sentence of `text`."""
-        outputs = []
+    def run_sentences(self, text: str, rng: np.random.Generator, length_scale: float = 1.0,
+                      noise_scale: float = 0.667, noise_w: float = 0.8) -> list[tuple[list[int], list[np.ndarray]]]:
+        """Per sentence of `text`: its phoneme ids and all the graph's outputs (batch dim removed)."""
+        sentences = []
         for phonemes in filter(None, self.voice.phonemize(text)):
             ids = self.voice.phonemes_to_ids(phonemes)
             frames = int(64 + 20 * len(ids) * length_scale)  # generous bound on the output frames
@@ -133,10 +134,15 @@ class SeededPiper:
                      "scales": np.array([noise_scale, length_scale, noise_w], dtype=np.float32)}
             sizes = (DURATION_NOISE_CHANNELS * len(ids), LATENT_CHANNELS * frames)
             feeds |= {name: rng.standard_normal(size, dtype=np.float32) for name, size in zip(self.noise_inputs, sizes)}
-            outputs.append(self.voice.session.run(None, feeds)[0][0])
-        if not outputs:
+            sentences.append((ids, [out[0] for out in self.voice.session.run(None, feeds)]))
+        if not sentences:
             raise AudioError(f"no speakable text in {text!r}")
-        return outputs
+        return sentences
+
+    def run(self, text: str, rng: np.random.Generator, length_scale: float = 1.0, noise_scale: float = 0.667,
+            noise_w: float = 0.8) -> list[np.ndarray]:
+        """The graph's first output (batch dim removed) for each sentence of `text`."""
+        return [outputs[0] for _, outputs in self.run_sentences(text, rng, length_scale, noise_scale, noise_w)]
 
     def synthesize(self, text: str, rng: np.random.Generator, length_scale: float = 1.0, noise_scale: float = 0.667,
                    noise_w: float = 0.8) -> np.ndarray:
@@ -281,6 +287,26 @@ class PiperAnswerVoice:
         """The prior mean m_p of `synthesize`'s latent for the same `rng` state: same durations (the
         duration noise is drawn alike), no sampling noise on the latent (noise_scale 0)."""
         return np.concatenate(self.encoder.run(text, rng, **{**ANSWER_SETTINGS, "noise_scale": 0.0}), axis=1)
+
+    def frame_phonemes(self, text: str, rng: np.random.Generator) -> np.ndarray:
+        """The piper phoneme id that each latent frame of `synthesize(text, rng)` renders, int64 (T,)."""
+        frames = []
+        for ids, (latent, durations) in self.encoder.run_sentences(text, rng, **ANSWER_SETTINGS):
+            per_frame = np.repeat(np.asarray(ids, dtype=np.int64), durations.reshape(-1).astype(np.int64))
+            if per_frame.size != latent.shape[-1]:
+                raise ValueError(f"durations cover {per_frame.size} frames, the latent has {latent.shape[-1]}")
+            frames.append(per_frame)
+        return np.concatenate(frames)
+
+    @property
+    def pad_ids(self) -> list[int]:
+        """The ids of piper's pad symbol, which it puts between all phonemes."""
+        return list(self.encoder.voice.config.phoneme_id_map[PIPER_PAD])
+
+    @property
+    def num_phoneme_ids(self) -> int:
+        """One more than the largest phoneme id of the voice."""
+        return 1 + max(i for ids in self.encoder.voice.config.phoneme_id_map.values() for i in ids)
 
 
 AnswerVoiceFactory = Callable[[], AnswerVoice]

@@ -1,4 +1,4 @@
-"""25 Hz semantic speech tokens: k-means over Whisper-encoder features.
+"""25 Hz semantic speech tokens: k-means over Whisper-encoder features, or over phone posteriors.
 
 Why this method: like CosyVoice's supervised tokens, the features come from an ASR encoder, so the
 tokens keep what is said (phonetic content) and drop most of who says it and how; that makes them
@@ -12,8 +12,10 @@ and 85% for the final layer, whose features are too contextual for k-means to ke
 A supervised variant (features of +-4 tokens of layer 3, projected by ridge regression onto the
 voice latent, k-means there) resynthesised worse: 12.4% against 9.1% WER on 40 test answers.
 
-The quantiser is a module with `encode(features) -> ids` saved as `quantizer.safetensors`, so other
-quantisers (e.g. a supervised one) can share the features, the file layout and `encode`.
+The "phone" method (`phone_quantizer`) supervises the features first: a small classifier over the
+token's two frames (concatenated) predicts the answer voice's phonemes, and k-means clusters its
+posteriors. The quantiser is a module with `encode(features) -> ids` saved as
+`quantizer.safetensors`, so both methods share the features, the file layout and `encode`.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from torch import nn
 from ..audio.features import LogMel
 from ..checkpoint.io import atomic_dir
 from ..encoder.speech_encoder import SpeechEncoder
+from .phone_quantizer import PhonePosteriorQuantizer, nearest_centroid, phone_targets, train_phone_quantizer
 
 CONFIG_NAME = "tokenizer.json"
 WEIGHTS_NAME = "quantizer.safetensors"
-METHODS = ("kmeans",)
+METHODS = ("kmeans", "phone")
 POOL_MODES = ("mean", "concat")
 MEL_FRAMES_PER_ENCODER_FRAME = 2  # Whisper's second conv has stride 2
 
@@ -49,12 +52,16 @@ class TokenizerConfig:
     edge_pad_tokens: int = 12  # silence added at both ends while encoding (then cut): normal context at the edges
     method: str = "kmeans"
     pool_mode: str = "mean"  # how `pool` frames make one token: averaged, or concatenated (keeps their order)
+    phone_classes: int = 0  # "phone": size of the phoneme label set (the answer voice's phoneme ids)
+    phone_channels: int = 256  # "phone": width of the phone classifier
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"tokenizer method must be one of {METHODS}, got {self.method!r}")
         if self.pool_mode not in POOL_MODES:
             raise ValueError(f"tokenizer pool_mode must be one of {POOL_MODES}, got {self.pool_mode!r}")
+        if self.method == "phone" and (self.pool_mode != "concat" or self.phone_classes < 2):
+            raise ValueError("the phone method needs pool_mode 'concat' (a posterior per frame) and phone_classes >= 2")
 
 
 class KMeansQuantizer(nn.Module):
@@ -65,12 +72,12 @@ class KMeansQuantizer(nn.Module):
         self.register_buffer("centroids", centroids.float())
 
     def encode(self, feats: torch.Tensor) -> torch.Tensor:
-        c = self.centroids
-        d = (c**2).sum(1) - 2 * feats @ c.T  # |f|^2 is constant per row
-        return d.argmin(-1)
+        return nearest_centroid(self.centroids, feats)
 
 
 def build_quantizer(config: TokenizerConfig, dim: int) -> nn.Module:
+    if config.method == "phone":
+        return PhonePosteriorQuantizer(dim, config.pool, config.phone_classes, config.phone_channels, config.vocab_size)
     return KMeansQuantizer(torch.zeros(config.vocab_size, dim))
 
 
@@ -148,22 +155,34 @@ class SpeechTokenizer:
     @classmethod
     def train(
         cls, wavs: Iterable[np.ndarray], whisper_dir: str | Path, config: TokenizerConfig | None = None,
-        max_frames: int = 400_000, progress: bool = True,
+        max_frames: int = 400_000, progress: bool = True, phones: Iterable[np.ndarray] | None = None,
+        phone_rate: float = 22050 / 256, phone_steps: int = 2000,
     ) -> "SpeechTokenizer":
-        """Fit k-means (scikit-learn MiniBatchKMeans) on the features of up to max_frames tokens."""
+        """Fit the quantiser on the features of up to max_frames tokens. k-means: scikit-learn
+        MiniBatchKMeans on the features. phone: ``phones`` gives each wav's frame phoneme ids at
+        ``phone_rate`` Hz (`vocalnet data phones`); the classifier trains ``phone_steps`` steps."""
         from sklearn.cluster import MiniBatchKMeans
         from tqdm import tqdm
 
         config = config or TokenizerConfig()
+        if config.method == "phone" and phones is None:
+            raise ValueError("the phone method needs each wav's phone labels (`vocalnet data phones`)")
         feats = WhisperFeatures(whisper_dir, config.layer, config.pool, config.edge_pad_tokens, config.pool_mode)
-        chunks, total = [], 0
+        chunks, targets, total = [], [], 0
+        labels = iter(phones) if phones is not None else None
         for wav in tqdm(wavs, desc="tokenizer features", disable=not progress, unit="utt"):
-            f = feats(wav).numpy()
+            f = feats(wav)
             chunks.append(f)
+            if labels is not None:
+                targets.append(phone_targets(next(labels), phone_rate, len(f), config.pool, config.phone_classes))
             total += len(f)
             if total >= max_frames:
                 break
-        data = np.concatenate(chunks)[:max_frames]
+        if config.method == "phone":
+            quantizer = train_phone_quantizer(chunks, targets, config.vocab_size, config.phone_channels, phone_steps,
+                                              seed=config.seed, progress=progress)
+            return cls(quantizer, config, feats)
+        data = torch.cat(chunks).numpy()[:max_frames]
         if len(data) < config.vocab_size * 4:
             raise ValueError(f"only {len(data)} frames to fit {config.vocab_size} clusters: give more audio")
         km = MiniBatchKMeans(n_clusters=config.vocab_size, batch_size=8192, n_init=3, max_iter=200,

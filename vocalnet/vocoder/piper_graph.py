@@ -4,10 +4,12 @@ A piper voice is a VITS graph: text encoder -> duration predictor -> expanded pr
 -> ``z_p = m_p + eps * exp(logs_p) * noise_scale`` -> reverse flow -> ``z`` -> ``z * y_mask``
 -> HiFi-GAN -> audio (``hop_length`` samples per frame). z_p, the reverse-flow input, is the
 latent: it is a per-phoneme Gaussian (text-predictable), and the subgraph from it to the audio
-reads nothing but z_p and ``y_mask`` (all ones for a single utterance).
+reads nothing but z_p and ``y_mask`` (all ones for a single utterance). The duration predictor's
+rounded output (frames per phoneme id) is exposed beside it: it aligns every latent frame to the
+phoneme it renders.
 
 Derived once into ``default_cache_dir() / "piper-latent" / <voice>``: ``full.onnx`` (the voice with
-an extra ``latent`` output), ``encoder.onnx`` (piper's inputs -> ``latent``) and ``decoder.onnx``
+an extra ``latent`` output), ``encoder.onnx`` (piper's inputs -> ``latent``, ``durations``) and ``decoder.onnx``
 (``latent`` (1, C, T), ``mask`` (1, 1, T) -> ``audio`` (1, 1, 1, T * hop_length)).
 """
 
@@ -30,12 +32,12 @@ from piper.config import PiperConfig
 from vocalnet.assets.prepare import default_cache_dir, find_piper_voice
 
 CACHE_SUBDIR = "piper-latent"
-GRAPH_FORMAT = 2  # bump when the derived graphs change, so cached ones are rebuilt
+GRAPH_FORMAT = 3  # bump when the derived graphs change, so cached ones are rebuilt
 MARKER = "piper-latent.json"
 FULL_GRAPH = "full.onnx"
 ENCODER_GRAPH = "encoder.onnx"
 DECODER_GRAPH = "decoder.onnx"
-LATENT, MASK, AUDIO = "latent", "mask", "audio"
+LATENT, MASK, AUDIO, DURATIONS = "latent", "mask", "audio", "durations"
 # Latent frames of context for `decode_window`: windows then match whole-utterance decoding to < 1e-4
 # (measured worst 5e-5; (28, 28) gives 7e-4, (24, 24) 1e-2). The reverse flow alone (4 couplings x
 # 4 kernel-5 convs) reaches +-32 frames; a one-frame change moves the audio of frames -41..+37.
@@ -50,6 +52,7 @@ class LatentTensors:
     z_p: str  # reverse-flow input, (1, C, T)
     y_mask: str  # frame mask the flow and the decoder multiply by, (1, 1, T)
     z: str  # HiFi-GAN input (z * y_mask), (1, C, T)
+    durations: str  # frames per phoneme id (the duration predictor's ceil), (1, 1, N)
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class LatentGraphs:
 
 
 def find_latent_tensors(graph: onnx.GraphProto) -> LatentTensors:
-    """Locate z_p, y_mask and z through the exporter's ``/flow/`` and ``/dec/`` node scopes."""
+    """Locate z_p, y_mask and z through the exporter's ``/flow/`` and ``/dec/`` node scopes, and the
+    durations as the output of the graph's only Ceil."""
     producer = {out: node for node in graph.node for out in node.output}
     z_p = next(node for node in graph.node if node.name.startswith("/flow/")).input[0]
     z = next(node for node in graph.node if node.name.startswith("/dec/")).input[0]
@@ -71,7 +75,10 @@ def find_latent_tensors(graph: onnx.GraphProto) -> LatentTensors:
     if mask_mul.op_type != "Mul":
         raise ValueError(f"decoder input {z!r} is not a masked flow output (made by {mask_mul.op_type})")
     y_mask = next(name for name in mask_mul.input if not producer[name].name.startswith("/flow/"))
-    return LatentTensors(z_p=z_p, y_mask=y_mask, z=z)
+    ceils = [node for node in graph.node if node.op_type == "Ceil"]
+    if len(ceils) != 1:
+        raise ValueError(f"expected one Ceil (the rounded durations) in the piper graph, found {len(ceils)}")
+    return LatentTensors(z_p=z_p, y_mask=y_mask, z=z, durations=ceils[0].output[0])
 
 
 def _rename(graph: onnx.GraphProto, old: str, new: str) -> None:
@@ -131,7 +138,8 @@ def _write_graphs(onnx_path: Path, out_dir: Path) -> LatentTensors:
     inferred = onnx.shape_inference.infer_shapes(model)
     text_inputs = [tensor.name for tensor in model.graph.input]
     (audio,) = (tensor.name for tensor in model.graph.output)
-    encoder = extract_subgraph(inferred, text_inputs, [tensors.z_p], {tensors.z_p: LATENT})
+    encoder_renames = {tensors.z_p: LATENT, tensors.durations: DURATIONS}
+    encoder = extract_subgraph(inferred, text_inputs, [tensors.z_p, tensors.durations], encoder_renames)
     decoder_renames = {tensors.z_p: LATENT, tensors.y_mask: MASK, audio: AUDIO}
     decoder = extract_subgraph(inferred, [tensors.z_p, tensors.y_mask], [audio], decoder_renames)
     onnx.save(encoder, str(out_dir / ENCODER_GRAPH))
