@@ -28,6 +28,17 @@ def nearest_centroid(centroids: torch.Tensor, feats: torch.Tensor) -> torch.Tens
     return d.argmin(-1)
 
 
+def fit_centroids(data: np.ndarray, vocab_size: int, seed: int) -> torch.Tensor:
+    """k-means centroids (vocab_size, D) of the rows of ``data`` (scikit-learn MiniBatchKMeans)."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    if len(data) < vocab_size * 4:
+        raise ValueError(f"only {len(data)} frames to fit {vocab_size} clusters: give more audio")
+    km = MiniBatchKMeans(n_clusters=vocab_size, batch_size=8192, n_init=3, max_iter=200, random_state=seed,
+                         compute_labels=False).fit(data)
+    return torch.from_numpy(km.cluster_centers_.astype(np.float32))
+
+
 def phone_targets(labels: np.ndarray, label_rate: float, tokens: int, pool: int, classes: int,
                   token_rate: float = 25.0) -> np.ndarray:
     """Soft targets (tokens, pool, classes): the share of each phoneme in each of a token's ``pool``
@@ -94,9 +105,7 @@ def train_phone_quantizer(
     batch_size: int = 16, lr: float = 1e-3, seed: int = 0, progress: bool = True,
 ) -> PhonePosteriorQuantizer:
     """Fit the classifier (soft cross-entropy against ``targets``, AdamW, cosine decay), then k-means
-    (scikit-learn MiniBatchKMeans) on its posteriors over the same utterances."""
-    from sklearn.cluster import MiniBatchKMeans
-
+    (`fit_centroids`) on its posteriors over the same utterances."""
     if len(feats) != len(targets) or not feats:
         raise ValueError(f"need as many phone targets as utterances, got {len(targets)} for {len(feats)}")
     torch.manual_seed(seed)
@@ -122,9 +131,5 @@ def train_phone_quantizer(
     q.eval()
     with torch.inference_mode():
         post = torch.cat([q.posteriors(f[None])[0] for f in feats]).numpy()
-    if len(post) < vocab_size * 4:
-        raise ValueError(f"only {len(post)} tokens to fit {vocab_size} clusters: give more audio")
-    km = MiniBatchKMeans(n_clusters=vocab_size, batch_size=8192, n_init=3, max_iter=200, random_state=seed,
-                         compute_labels=False).fit(post)
-    q.centroids.copy_(torch.from_numpy(km.cluster_centers_.astype(np.float32)))
+    q.centroids.copy_(fit_centroids(post, vocab_size, seed))
     return q

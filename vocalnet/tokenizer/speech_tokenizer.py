@@ -34,7 +34,8 @@ from torch import nn
 from ..audio.features import LogMel
 from ..checkpoint.io import atomic_dir
 from ..encoder.speech_encoder import SpeechEncoder
-from .phone_quantizer import PhonePosteriorQuantizer, nearest_centroid, phone_targets, train_phone_quantizer
+from .phone_quantizer import (PhonePosteriorQuantizer, fit_centroids, nearest_centroid, phone_targets,
+                              train_phone_quantizer)
 
 CONFIG_NAME = "tokenizer.json"
 WEIGHTS_NAME = "quantizer.safetensors"
@@ -158,10 +159,9 @@ class SpeechTokenizer:
         max_frames: int = 400_000, progress: bool = True, phones: Iterable[np.ndarray] | None = None,
         phone_rate: float = 22050 / 256, phone_steps: int = 2000,
     ) -> "SpeechTokenizer":
-        """Fit the quantiser on the features of up to max_frames tokens. k-means: scikit-learn
-        MiniBatchKMeans on the features. phone: ``phones`` gives each wav's frame phoneme ids at
+        """Fit the quantiser on the features of up to max_frames tokens. k-means: `fit_centroids` on
+        the features. phone: ``phones`` gives each wav's frame phoneme ids at
         ``phone_rate`` Hz (`vocalnet data phones`); the classifier trains ``phone_steps`` steps."""
-        from sklearn.cluster import MiniBatchKMeans
         from tqdm import tqdm
 
         config = config or TokenizerConfig()
@@ -169,7 +169,7 @@ class SpeechTokenizer:
             raise ValueError("the phone method needs each wav's phone labels (`vocalnet data phones`)")
         feats = WhisperFeatures(whisper_dir, config.layer, config.pool, config.edge_pad_tokens, config.pool_mode)
         chunks, targets, total = [], [], 0
-        labels = iter(phones) if phones is not None else None
+        labels = iter(phones) if config.method == "phone" else None
         for wav in tqdm(wavs, desc="tokenizer features", disable=not progress, unit="utt"):
             f = feats(wav)
             chunks.append(f)
@@ -182,13 +182,8 @@ class SpeechTokenizer:
             quantizer = train_phone_quantizer(chunks, targets, config.vocab_size, config.phone_channels, phone_steps,
                                               seed=config.seed, progress=progress)
             return cls(quantizer, config, feats)
-        data = torch.cat(chunks).numpy()[:max_frames]
-        if len(data) < config.vocab_size * 4:
-            raise ValueError(f"only {len(data)} frames to fit {config.vocab_size} clusters: give more audio")
-        km = MiniBatchKMeans(n_clusters=config.vocab_size, batch_size=8192, n_init=3, max_iter=200,
-                             random_state=config.seed, compute_labels=False)
-        km.fit(data)
-        return cls(KMeansQuantizer(torch.from_numpy(km.cluster_centers_.astype(np.float32))), config, feats)
+        centroids = fit_centroids(torch.cat(chunks).numpy()[:max_frames], config.vocab_size, config.seed)
+        return cls(KMeansQuantizer(centroids), config, feats)
 
     def save(self, path: str | Path) -> None:
         with atomic_dir(Path(path)) as tmp:
