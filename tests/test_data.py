@@ -34,7 +34,8 @@ from vocalnet.data.synth import STATE_DIR, SynthConfig, synthesize_corpus
 from vocalnet.data.voices import TEST_POOL, TRAIN_POOL, PiperAnswerVoice, pool_for, rng_for, sample_query_voice
 
 needs_speech = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
-CONFIG = SynthConfig(num=8, seed=0, llm_questions=8, batch_size=4)
+# piper's own sampled answer voice, so that the clean-latent annotation has noise to remove
+CONFIG = SynthConfig(num=8, seed=0, llm_questions=8, batch_size=4, answer_noise_scale=0.667, answer_noise_w=0.8)
 
 
 class StubChat:
@@ -77,7 +78,7 @@ class FlakyAnswerVoice(PiperAnswerVoice):
     """Dies like a killed process on its third answer (in a worker process)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(noise_scale=CONFIG.answer_noise_scale, noise_w=CONFIG.answer_noise_w)
         self.calls = 0
 
     def synthesize(self, text: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -295,19 +296,18 @@ def test_clean_latents_are_the_noise_free_mean_of_each_answer(corpus: Path, tmp_
     sampling noise (regenerating z_p from the recorded seed reproduces the saved latent, so the seed is
     the answer's own), and a re-run resumes without rewriting."""
     from vocalnet.data.annotations import CLEAN_LATENTS, annotate_answers
-    from vocalnet.data.voices import ANSWER_SETTINGS
 
     work = tmp_path / "c"
     shutil.copytree(corpus, work)
     total = sum(len(_entries(work)[s]) for s in SPLITS)
     assert annotate_answers(work, CLEAN_LATENTS, progress=False) == total
-    voice = PiperAnswerVoice()
+    voice = CONFIG.answer_voice()()
     seeds = {it["id"]: it["answer_seed"] for it in json.loads((work / STATE_DIR / "items.json").read_text())["items"]}
     e = _entries(work)["train"][0]
     field = CLEAN_LATENTS.field
     noisy, clean = np.load(work / e["answer_latent"]).astype(np.float32), np.load(work / e[field]).astype(np.float32)
     assert clean.shape == noisy.shape and np.abs(noisy - clean).mean() > 0.1
-    again = np.concatenate(voice.encoder.run(gpt_answer(e), np.random.default_rng(seeds[e["id"]]), **ANSWER_SETTINGS), axis=1)
+    again = np.concatenate(voice.encoder.run(gpt_answer(e), np.random.default_rng(seeds[e["id"]]), **voice.settings), axis=1)
     assert np.abs(again - noisy).max() < 0.02  # fp16 rounding only: the seed is right
     assert abs(float((noisy - clean).mean())) < 0.05  # what was removed is zero-mean noise
     assert all(field in x for s in SPLITS for x in _entries(work)[s])
@@ -333,6 +333,23 @@ def test_phone_labels_align_every_latent_frame_to_a_phoneme_of_the_answer(corpus
         it = iter(i for i in spoken if i not in voice.pad_ids)
         assert all(any(r == i for i in it) for r in runs)  # the runs are a subsequence of the phonemes, in order
         assert len(runs) >= 0.7 * sum(1 for i in spoken if i not in voice.pad_ids)  # few phonemes got no frame
+
+
+@needs_speech
+def test_default_answer_voice_has_one_rendering_per_text(corpus: Path) -> None:
+    """With no sampling noise (the synth default) the answer seed changes nothing, so each answer text
+    has exactly one audio and unit sequence; piper's sampled voice differs from seed to seed. A corpus
+    reports the settings it was built with."""
+    text = "The capital of France is Paris."
+    quiet = SynthConfig().answer_voice()()
+    a, b = (quiet.synthesize(text, np.random.default_rng(seed)) for seed in (1, 2))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    sampled = CONFIG.answer_voice()()
+    c, d = (sampled.synthesize(text, np.random.default_rng(seed))[1] for seed in (1, 2))
+    assert c.shape != d.shape or np.abs(c - d).mean() > 0.1
+    assert SynthConfig.of_corpus(corpus) == CONFIG
+    with pytest.raises(FileNotFoundError, match="not built by"):
+        SynthConfig.of_corpus(corpus / "wavs")
 
 
 def test_merge_pads_splits_each_pad_run_between_its_neighbours() -> None:

@@ -13,7 +13,8 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     from ..data.synth import SynthConfig, synthesize_corpus
 
     config = SynthConfig(num=args.num, seed=args.seed, dev=args.dev, test=args.test, llm_questions=args.llm_questions,
-                         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+                         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+                         answer_noise_scale=args.answer_noise_scale, answer_noise_w=args.answer_noise_w)
     summary = synthesize_corpus(args.out, config, workers=args.workers)
     print(summary.format())
     return 0
@@ -58,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--llm-questions", type=int, default=600, help="prompts for questions written by the LLM")
     synth.add_argument("--batch-size", type=int, default=32, help="LLM generation batch")
     synth.add_argument("--max-new-tokens", type=int, default=40, help="answer length limit in tokens")
+    synth.add_argument("--answer-noise-scale", type=float, default=0.0,
+                       help="piper latent noise of the answer voice (0: one rendering per text; piper's own 0.667)")
+    synth.add_argument("--answer-noise-w", type=float, default=0.0,
+                       help="piper duration noise of the answer voice (0: one rendering per text; piper's own 0.8)")
     synth.add_argument("--workers", type=int, default=None, help="TTS processes (default: one per core)")
     synth.set_defaults(func=cmd_data_synth)
 

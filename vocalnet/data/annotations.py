@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from .manifest import SPLITS, gpt_answer, manifest_path
 from .state import atomic_path, read_json, write_json
-from .synth import STATE_DIR
+from .synth import STATE_DIR, SynthConfig
 from .voices import PiperAnswerVoice
 
 
@@ -67,7 +67,7 @@ def annotate_answers(corpus: str | Path, annotation: Annotation, progress: bool 
     if not items_path.is_file():
         raise FileNotFoundError(f"{items_path} missing: answer annotations need the seeds `vocalnet data synth` recorded")
     seeds = {it["id"]: it["answer_seed"] for it in read_json(items_path)["items"]}
-    voice, written = PiperAnswerVoice(), 0
+    voice, written = SynthConfig.of_corpus(corpus).answer_voice()(), 0
     for split in SPLITS:
         path = manifest_path(corpus, split)
         entries = read_json(path)

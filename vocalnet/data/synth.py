@@ -71,6 +71,19 @@ class SynthConfig:
     batch_size: int = 32
     max_new_tokens: int = 40
     spare: float = 1.1  # candidates per needed answer (some answers are dropped)
+    answer_noise_scale: float = 0.0  # the answer voice's sampling noise (see `PiperAnswerVoice`)
+    answer_noise_w: float = 0.0
+
+    @classmethod
+    def of_corpus(cls, corpus: str | Path) -> SynthConfig:
+        """The settings a corpus was (or is being) built with."""
+        path = Path(corpus) / STATE_DIR / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} missing: {corpus} was not built by `vocalnet data synth`")
+        return cls(**read_json(path))
+
+    def answer_voice(self) -> AnswerVoiceFactory:
+        return functools.partial(PiperAnswerVoice, noise_scale=self.answer_noise_scale, noise_w=self.answer_noise_w)
 
     def quotas(self) -> dict[str, int]:
         held = max(1, min(MAX_HELD_OUT, round(self.num / 18)))
@@ -121,7 +134,7 @@ class PhaseClock:
 
 
 def synthesize_corpus(out: str | Path, config: SynthConfig, chat_factory: Callable[[], ChatModel] | None = None,
-                      answer_voice: AnswerVoiceFactory = PiperAnswerVoice, workers: int | None = None,
+                      answer_voice: AnswerVoiceFactory | None = None, workers: int | None = None,
                       progress: bool = True) -> SynthSummary:
     """Build (or finish building) the corpus in `out`; see the module docstring."""
     require_espeak()
@@ -134,7 +147,8 @@ def synthesize_corpus(out: str | Path, config: SynthConfig, chat_factory: Callab
     with clock.phase("questions"):
         candidates = _candidates(state, config, chat, progress)
     with clock.phase("tts"):
-        items, dropped, records = _answer_and_render(out, config, candidates, chat, answer_voice,
+        voice = answer_voice or config.answer_voice()
+        items, dropped, records = _answer_and_render(out, config, candidates, chat, voice,
                                                      workers or os.cpu_count() or 1, clock, progress)
     with clock.phase("manifests"):
         counts = _write_manifests(out, items, records)
