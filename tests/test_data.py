@@ -336,10 +336,10 @@ def test_phone_labels_align_every_latent_frame_to_a_phoneme_of_the_answer(corpus
 
 
 @needs_speech
-def test_default_answer_voice_has_one_rendering_per_text(corpus: Path) -> None:
+def test_default_answer_voice_has_one_rendering_per_text(corpus: Path, tmp_path: Path) -> None:
     """With no sampling noise (the synth default) the answer seed changes nothing, so each answer text
     has exactly one audio and unit sequence; piper's sampled voice differs from seed to seed. A corpus
-    reports the settings it was built with."""
+    reports the settings it was built with; an older one that does not record them all is refused."""
     text = "The capital of France is Paris."
     quiet = SynthConfig().answer_voice()()
     a, b = (quiet.synthesize(text, np.random.default_rng(seed)) for seed in (1, 2))
@@ -350,6 +350,11 @@ def test_default_answer_voice_has_one_rendering_per_text(corpus: Path) -> None:
     assert SynthConfig.of_corpus(corpus) == CONFIG
     with pytest.raises(FileNotFoundError, match="not built by"):
         SynthConfig.of_corpus(corpus / "wavs")
+    old = tmp_path / "old"
+    (old / STATE_DIR).mkdir(parents=True)
+    (old / STATE_DIR / "config.json").write_text(json.dumps({"num": 8, "seed": 0}))
+    with pytest.raises(ValueError, match="answer_noise_scale"):
+        SynthConfig.of_corpus(old)
 
 
 def test_merge_pads_splits_each_pad_run_between_its_neighbours() -> None:

@@ -25,7 +25,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,11 @@ class SynthConfig:
         path = Path(corpus) / STATE_DIR / "config.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path} missing: {corpus} was not built by `vocalnet data synth`")
-        return cls(**read_json(path))
+        saved = read_json(path)
+        unknown = sorted(f.name for f in fields(cls) if f.name not in saved)
+        if unknown:  # an older corpus: its settings for these are not the defaults of today
+            raise ValueError(f"{path} does not record {unknown}: add the values that corpus was built with")
+        return cls(**saved)
 
     def answer_voice(self) -> AnswerVoiceFactory:
         return functools.partial(PiperAnswerVoice, noise_scale=self.answer_noise_scale, noise_w=self.answer_noise_w)
