@@ -74,7 +74,7 @@ def annotate_answers(corpus: str | Path, annotation: Annotation, progress: bool 
         for e in tqdm(entries, desc=f"{annotation.folder} ({split})", unit="utt", disable=not progress):
             rel = f"{annotation.folder}/{e['id']}.npy"
             if not (corpus / rel).is_file():
-                frames = np.load(corpus / e["answer_latent"]).shape[-1]
+                frames = np.load(corpus / e["answer_latent"], mmap_mode="r").shape[-1]  # the header only
                 value = annotation.make(voice, gpt_answer(e), np.random.default_rng(seeds[e["id"]]))
                 if value.shape[-1] != frames:
                     raise ValueError(f"{e['id']}: {annotation.folder} has {value.shape[-1]} frames, the latent {frames}")
