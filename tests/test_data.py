@@ -31,7 +31,15 @@ from vocalnet.data.questions import (
     template_questions,
 )
 from vocalnet.data.synth import STATE_DIR, SynthConfig, synthesize_corpus
-from vocalnet.data.voices import TEST_POOL, TRAIN_POOL, PiperAnswerVoice, pool_for, rng_for, sample_query_voice
+from vocalnet.data.voices import (
+    TEST_POOL,
+    TRAIN_POOL,
+    PiperAnswerVoice,
+    piper_phoneme_id_count,
+    pool_for,
+    rng_for,
+    sample_query_voice,
+)
 
 needs_speech = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 # piper's own sampled answer voice, so that the clean-latent annotation has noise to remove
@@ -333,6 +341,7 @@ def test_phone_labels_align_every_latent_frame_to_a_phoneme_of_the_answer(corpus
         it = iter(i for i in spoken if i not in voice.pad_ids)
         assert all(any(r == i for i in it) for r in runs)  # the runs are a subsequence of the phonemes, in order
         assert len(runs) >= 0.7 * sum(1 for i in spoken if i not in voice.pad_ids)  # few phonemes got no frame
+    assert piper_phoneme_id_count() == voice.num_phoneme_ids > labels.max()  # the classes a phone tokenizer needs
 
 
 @needs_speech

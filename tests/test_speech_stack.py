@@ -86,6 +86,17 @@ def test_tokenizer_load_errors(tmp_path: Path) -> None:
         SpeechTokenizer.load(tmp_path)
 
 
+def test_phone_tokenizer_refuses_mean_pooling(tmp_path: Path, capsys) -> None:
+    """The phone method's classifier reads a token's two frames concatenated: asking for mean is an error, not ignored."""
+    from vocalnet.cli.main import main
+
+    args = ["tokenizer", "train", "--manifest", str(tmp_path / "none.json"), "--out", str(tmp_path / "t"), "--method", "phone"]
+    with pytest.raises(SystemExit, match="concatenation"):
+        main([*args, "--pool-mode", "mean"])
+    assert main(args) == 2  # the default passes the check and reaches the (missing) manifest
+    assert "none.json not found" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def vocoder() -> Vocoder:
     torch.manual_seed(0)

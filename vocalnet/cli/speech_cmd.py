@@ -24,6 +24,9 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     from ..data.manifest import entry_file
     from ..tokenizer.speech_tokenizer import SpeechTokenizer, TokenizerConfig
 
+    pool_mode = args.pool_mode or ("concat" if args.method == "phone" else "mean")
+    if args.method == "phone" and pool_mode != "concat":
+        raise SystemExit("--method phone pools a token's two frames by concatenation: leave out --pool-mode or pass concat")
     items = _manifest_audio(args.manifest, args.audio_field)
     order = np.random.default_rng(args.seed).permutation(len(items))
     t0 = time.time()
@@ -31,15 +34,14 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     phones, classes = None, 0
     if args.method == "phone":
         from ..data.annotations import PHONES
-        from ..data.voices import PiperAnswerVoice
+        from ..data.voices import piper_phoneme_id_count
 
         missing = sum(1 for e, _ in items if PHONES.field not in e)
         if missing:
             raise SystemExit(f"{missing} entries of {args.manifest} have no {PHONES.field!r}: run `vocalnet data phones` first")
         phones = (np.load(entry_file(args.manifest, items[i][0], PHONES.field)).astype(np.int64) for i in order)
-        classes = PiperAnswerVoice().num_phoneme_ids
+        classes = piper_phoneme_id_count()
     layer = args.layer if args.layer is not None else (-1 if args.method == "phone" else 2)
-    pool_mode = "concat" if args.method == "phone" else args.pool_mode
     config = TokenizerConfig(args.vocab, layer, seed=args.seed, method=args.method, pool_mode=pool_mode,
                              phone_classes=classes)
     wavs = (load_audio(items[i][1]) for i in order)
@@ -121,8 +123,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Whisper encoder layer (-1: final); default 2 for kmeans (resynthesises best), -1 for phone")
     t.add_argument("--phone-steps", type=int, default=2000, help="phone method: classifier training steps")
     t.add_argument("--max-frames", type=int, default=400_000, help="tokens' worth of features to train on")
-    t.add_argument("--pool-mode", choices=("mean", "concat"), default="mean",
-                   help="the two 50 Hz frames of a token: averaged, or concatenated (keeps their order)")
+    t.add_argument("--pool-mode", choices=("mean", "concat"), default=None,
+                   help="the two 50 Hz frames of a token: averaged, or concatenated (keeps their order); "
+                        "default mean for kmeans, concat (the only one) for phone")
     t.add_argument("--whisper", type=Path, default=None, help="HF Whisper folder (default: the prepared asset)")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=cmd_tokenizer_train)
