@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,10 @@ def assert_same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
 
 def test_self_contained_round_trip_is_bit_exact(model: VocalNetModel, tmp_path: Path) -> None:
     model.save_pretrained(tmp_path / "ckpt", include_backbones=True)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in [tmp_path / "ckpt", *(tmp_path / "ckpt").rglob("*")]:  # not owner-only (mkdtemp, safetensors)
+        assert path.stat().st_mode & 0o777 == (0o777 if path.is_dir() else 0o666) & ~umask, path
     loaded = VocalNetModel.from_pretrained(tmp_path / "ckpt")
     assert_same_state(model, loaded)
     assert loaded.config.to_dict()["generator"] == model.config.to_dict()["generator"]

@@ -15,14 +15,13 @@ import importlib.util
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from vocalnet.assets.smollm2 import convert_smollm2_gguf, find_bundled_smollm2_gguf
+from vocalnet.checkpoint.io import atomic_dir
 from vocalnet.assets.whisper_ct2 import convert_whisper_ct2, find_bundled_whisper_ct2
 
 ENV_HOME = "VOCALNET_HOME"
@@ -95,21 +94,13 @@ def _build(target: Path, convert: Callable[[Path], Path], source: Path, force: b
     if is_complete(target) and not force:
         log.info("%s is ready", target)
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it owner-only; the built folder may be a shared cache
+    with atomic_dir(target) as tmp:
         start = time.perf_counter()
         convert(tmp)
         seconds = time.perf_counter() - start
         marker = {"format": ASSET_FORMAT, "source": str(source), "seconds": round(seconds, 1)}
         (tmp / MARKER).write_text(json.dumps(marker, indent=1))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-        log.info("built %s in %.1f s", target, seconds)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("built %s in %.1f s", target, seconds)
 
 
 def prepare_assets(cache_dir: Path | None = None, force: bool = False) -> AssetPaths:

@@ -16,9 +16,6 @@ an extra ``latent`` output), ``encoder.onnx`` (piper's inputs -> ``latent``, ``d
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +27,7 @@ from piper import PiperVoice
 from piper.config import PiperConfig
 
 from vocalnet.assets.prepare import default_cache_dir, find_piper_voice
+from vocalnet.checkpoint.io import atomic_dir
 
 CACHE_SUBDIR = "piper-latent"
 GRAPH_FORMAT = 3  # bump when the derived graphs change, so cached ones are rebuilt
@@ -157,16 +155,9 @@ def _voice_path(onnx_path: Path | None) -> Path:
 
 def _build(source: Path, folder: Path, stamp: dict[str, object]) -> dict[str, object]:
     """Write the graphs and their marker into a temporary sibling of ``folder``, then swap it in."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it owner-only; the cache may be shared
+    with atomic_dir(folder) as tmp:
         marker = {**stamp, "tensors": asdict(_write_graphs(source, tmp))}
         (tmp / MARKER).write_text(json.dumps(marker, indent=1))
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return marker
 
 
