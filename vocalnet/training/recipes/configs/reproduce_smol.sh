@@ -2,9 +2,10 @@
 # Reproduce the shipped vocalnet-smol from scratch on a CPU machine (run from the repository root).
 # Every step resumes or skips work already done, so re-running after an interruption continues.
 # Seeds: corpus 0, tokenizer 0, vocoder 0, stage 1 0, stage 2 0.
-# The shipped weights (sessions 1-11) were trained on a corpus with piper's sampled answer voice
-# (add --answer-noise-scale 0.667 --answer-noise-w 0.8 to the synth line to rebuild that one); the
-# default now renders answers noise-free (README, "Corpus").
+# The shipped tokenizer, vocoder, stage 1 and generator up to stage 2p (sessions 1-11) were trained on a
+# corpus with piper's sampled answer voice (add --answer-noise-scale 0.667 --answer-noise-w 0.8 to the
+# synth line to rebuild that one); the default now renders answers noise-free (README, "Corpus"), and
+# the shipped generator's last 1,500 steps (smol_generator_chain/stage2q.yaml, session 13) used it.
 set -euo pipefail
 DATA=${DATA:-data/corpus}
 CFG=vocalnet/training/recipes/configs
