@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vocalnet.assets.smollm2 import convert_smollm2_gguf, find_bundled_smollm2_gguf
-from vocalnet.checkpoint.io import atomic_dir
 from vocalnet.assets.whisper_ct2 import convert_whisper_ct2, find_bundled_whisper_ct2
+from vocalnet.checkpoint.io import atomic_dir
 
 ENV_HOME = "VOCALNET_HOME"
 WHISPER_SUBDIR = "whisper-tiny.en-hf"

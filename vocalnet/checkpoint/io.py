@@ -46,11 +46,13 @@ def atomic_dir(target: Path) -> Iterator[Path]:
 def _default_modes(root: Path) -> None:
     """Give a finished folder the umask's usual modes: mkdtemp makes it owner-only and safetensors
     writes owner-only files, which would lock other users out of a shared model or cache folder."""
-    umask = os.umask(0)
-    os.umask(umask)
+    probe = root / ".mode-probe"  # mkdir applies the umask; os.umask could only read it by changing it for all threads
+    probe.mkdir()
+    dir_mode = probe.stat().st_mode & 0o777
+    probe.rmdir()
     for path in [root, *root.rglob("*")]:
         if not path.is_symlink():
-            path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+            path.chmod(dir_mode if path.is_dir() else dir_mode & 0o666)
 
 
 def save_state_dict(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
