@@ -373,3 +373,65 @@ def test_merge_pads_splits_each_pad_run_between_its_neighbours() -> None:
     assert merge_pads(ids, [0]).tolist() == [5, 5, 5, 5, 5, 7, 7, 7, 8, 8, 8]
     assert merge_pads(np.array([0, 0]), [0]).tolist() == [0, 0]
     assert merge_pads(np.array([3, 4]), [0]).tolist() == [3, 4]
+
+
+class SamplingChat(StubChat):
+    """Answers drawn from torch's global generator (as sampling does): a new answer, or, one time in
+    four, the original stub answer (a variant that must be dropped)."""
+
+    def generate(self, conversations: Sequence[list[Message]], max_new_tokens: int) -> list[str]:
+        import torch
+
+        out = []
+        for c in conversations:
+            word = c[-1]["content"].rstrip("?.").split()[-1].lower()
+            draw = int(torch.randint(0, 4000, (1,)))
+            out.append(self._reply(c[0]["content"], c[-1]["content"]) if draw % 4 == 0
+                       else f"It is about {word}, choice number {draw}.")
+        return out
+
+
+class FlakySamplingChat(SamplingChat):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate(self, conversations: Sequence[list[Message]], max_new_tokens: int) -> list[str]:
+        self.calls += 1
+        if self.calls == 2:
+            raise Killed
+        return super().generate(conversations, max_new_tokens)
+
+
+@needs_speech
+def test_answer_variants_are_new_spoken_answers_to_the_same_queries(corpus: Path, tmp_path: Path) -> None:
+    """`data variants`: sampled answers that differ from the question's own, rendered by the corpus's
+    answer voice, listed with the question's query audio; deterministic for a seed and resumable."""
+    from vocalnet.data.variants import VariantsConfig, build_variants
+
+    config = VariantsConfig(per_item=2, seed=3, batch_size=4)
+    runs = []
+    for name, chats in (("once", [SamplingChat]), ("killed", [FlakySamplingChat, SamplingChat])):
+        work = tmp_path / name
+        shutil.copytree(corpus, work)
+        for chat in chats:
+            try:
+                summary = build_variants(work, config, chat_factory=chat, workers=1, progress=False)
+            except Killed:
+                assert (work / ".variants-train" / "answers.jsonl").read_text().count("\n") == 1
+        runs.append((work, json.loads(summary.manifest.read_text())))
+    (work, variants), (_, resumed) = runs
+    assert variants == resumed
+    train = {e["id"]: e for e in _entries(work)["train"]}
+    assert 0 < len(variants) < 2 * len(train) and summary.dropped == 2 * len(train) - len(variants)
+    for v in variants:
+        original = train[v["variant_of"]]
+        assert v["id"] in (f"{original['id']}-v1", f"{original['id']}-v2")
+        assert v["speech"] == original["speech"] and v["question"] == original["question"]
+        assert gpt_answer(v) != gpt_answer(original) and "choice number" in gpt_answer(v)
+        audio, rate = sf.read(work / v["answer_audio"])
+        assert rate == 22050 and abs(len(audio) / rate - v["answer_seconds"]) < 0.01
+        assert not (work / "wavs" / "query" / f"{v['id']}.wav").exists()
+    report = check_corpus(work, allow_missing_units=True, manifests=[summary.manifest])
+    assert not report.errors
+    with pytest.raises(ValueError, match="other settings"):
+        build_variants(work, VariantsConfig(per_item=1, seed=3, batch_size=4), chat_factory=SamplingChat, progress=False)

@@ -139,6 +139,16 @@ def test_padded_batch_equals_single_samples(variant: str, layout: str, mode: str
         assert torch.allclose(batch.sample_losses[i], single.sample_losses[0], atol=1e-5), i
 
 
+def test_hidden_dropout_acts_only_while_training() -> None:
+    plain, dropped = tiny(), tiny(hidden_dropout=0.3)
+    dropped.load_state_dict(plain.state_dict())
+    text, units = data(N=20)
+    loss = lambda g: g(text, [13], units, [20], "streaming").loss  # noqa: E731
+    assert torch.equal(loss(dropped), loss(plain))  # eval mode: the same function
+    dropped.train()
+    assert not torch.equal(loss(dropped), loss(dropped))  # training: a new dropout mask each call
+
+
 def test_random_mask_mode_is_seeded_and_mixed() -> None:
     gen = tiny()
     text, units = data()
@@ -232,7 +242,7 @@ def test_repetition_penalty_lowers_recent_tokens() -> None:
 # ---- configuration ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [
     dict(hidden_size=30, num_heads=4), dict(variant="medusa"), dict(mtp_num=-1), dict(special_tokens=3),
-    dict(dropout=1.5), dict(position_layout="interleaved"), dict(unit_vocab_size=0), dict(mtp_loss_decay=0),
+    dict(dropout=1.5), dict(hidden_dropout=-0.1), dict(position_layout="interleaved"), dict(unit_vocab_size=0), dict(mtp_loss_decay=0),
     dict(variant="group", group_size=4),
 ])
 def test_bad_configs_fail_clearly(bad: dict) -> None:

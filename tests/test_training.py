@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ import pytest
 import soundfile as sf
 import torch
 import yaml
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperModel
 
 from vocalnet.checkpoint.io import CheckpointError
@@ -237,6 +238,28 @@ def test_stage2_trains_generator_only(stage1: Path, corpus: Path, tmp_path: Path
     assert fused["speech_generator.phoneme_proj.weight"].float().abs().sum() > 0
 
 
+def test_stage2_cache_survives_a_new_generator_but_not_a_new_stage1(stage1: Path, corpus: Path, tmp_path: Path) -> None:
+    """The hidden-state cache is keyed by what produces the hidden states, not by the generator."""
+    def fingerprint(init_from: Path) -> str:
+        recipe = Stage2Recipe(TrainConfig.load(write_config(corpus, tmp_path / "f", "s2s", init_from=str(init_from))))
+        recipe.build()
+        return recipe._fingerprint()
+
+    s2 = train(write_config(corpus, tmp_path / "s2", "s2s", init_from=str(stage1), optim={
+        "lr": 3e-3, "batch_size": 4, "max_steps": 2, "warmup_ratio": 0.0}))
+    assert fingerprint(s2) == fingerprint(stage1)
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    state = load_file(str(stage1 / "model.safetensors"))
+    name = next(k for k in state if k.startswith("speech_projector."))
+    state[name] = state[name] + 1
+    save_file(state, str(changed / "model.safetensors"))
+    for f in stage1.iterdir():
+        if f.is_file() and f.name != "model.safetensors":
+            (changed / f.name).write_bytes(f.read_bytes())
+    assert fingerprint(changed) != fingerprint(stage1)
+
+
 def _run_cli(config: Path, env_extra: dict | None = None, nproc: int = 1) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
     if nproc == 1:
@@ -291,3 +314,23 @@ def test_bad_training_configs(tmp_path: Path) -> None:
         TrainConfig.load(tmp_path / "b.yaml")
     with pytest.raises(FileNotFoundError):
         TrainConfig.load(tmp_path / "missing.yaml")
+    (tmp_path / "c.yaml").write_text("stage: s2t\noutput_dir: o\ntrain_manifest: []\nmodel: {}\n")
+    with pytest.raises(ValueError, match="train_manifest"):
+        TrainConfig.load(tmp_path / "c.yaml")
+
+
+def test_several_train_manifests_are_trained_on_together(stage1: Path, corpus: Path, tmp_path: Path) -> None:
+    """`train_manifest` may list manifests (e.g. train.json and its answer variants): one training set."""
+    extra = json.loads((corpus / "train.json").read_text())[:3]
+    for e in extra:
+        e["id"] += "-v1"
+    (corpus / "extra.json").write_text(json.dumps(extra))
+    cfg = TrainConfig.load(write_config(corpus, tmp_path / "m", "s2s", init_from=str(stage1),
+                                        train_manifest=["train.json", str(corpus / "extra.json")]))
+    assert cfg.train_manifests == [str(Path("train.json").resolve()), str(corpus / "extra.json")]
+    cfg = dataclasses.replace(cfg, train_manifest=[str(corpus / "train.json"), str(corpus / "extra.json")])
+    recipe = Stage2Recipe(cfg)
+    train_ds, _ = recipe.datasets(recipe.build())
+    assert [d.id for d in train_ds.items] == [f"d{i}" for i in range(8)] + ["d0-v1", "d1-v1", "d2-v1"]
+    assert TrainConfig.load(write_config(corpus, tmp_path / "s", "s2s", init_from=str(stage1))).train_manifests == [
+        str(corpus / "train.json")]

@@ -1,4 +1,4 @@
-"""`vocalnet data synth|check`: build the synthetic spoken-dialogue corpus and validate a corpus folder.
+"""`vocalnet data synth|variants|check|...`: build the synthetic spoken-dialogue corpus, add to it, validate it.
 
 Exit codes of `data check`: 0 when no errors were found (warnings allowed), 1 otherwise.
 """
@@ -17,6 +17,15 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
                          answer_noise_scale=args.answer_noise_scale, answer_noise_w=args.answer_noise_w)
     summary = synthesize_corpus(args.out, config, workers=args.workers)
     print(summary.format())
+    return 0
+
+
+def cmd_data_variants(args: argparse.Namespace) -> int:
+    from ..data.variants import VariantsConfig, build_variants
+
+    config = VariantsConfig(split=args.split, per_item=args.per_item, seed=args.seed, temperature=args.temperature,
+                            top_p=args.top_p, batch_size=args.batch_size)
+    print(build_variants(args.dir, config, workers=args.workers).format())
     return 0
 
 
@@ -47,7 +56,7 @@ def cmd_data_annotate(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `data synth` and `data check` to the `vocalnet` command line."""
+    """Add the `data` commands to the `vocalnet` command line."""
     data = subparsers.add_parser("data", help="synthetic training corpus").add_subparsers(dest="action", required=True)
 
     synth = data.add_parser("synth", help="build (or resume building) the spoken question/answer corpus")
@@ -73,6 +82,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     readings.add_argument("--workers", type=int, default=2)
     readings.add_argument("--llm", type=Path, default=None, help="HF backbone folder whose tokenizer sets word casing")
     readings.set_defaults(func=cmd_data_readings)
+
+    variants = data.add_parser("variants", help="more answers to a split's questions, sampled from the backbone "
+                                                "(speech generator data; re-run to resume)")
+    variants.add_argument("dir", type=Path, help="corpus folder built by `vocalnet data synth`")
+    variants.add_argument("--split", default="train", help="whose questions to answer again (writes <split>_variants.json)")
+    variants.add_argument("--per-item", type=int, default=1, help="sampled answers per question")
+    variants.add_argument("--seed", type=int, default=0)
+    variants.add_argument("--temperature", type=float, default=0.8)
+    variants.add_argument("--top-p", type=float, default=0.95)
+    variants.add_argument("--batch-size", type=int, default=32, help="LLM generation batch")
+    variants.add_argument("--workers", type=int, default=None, help="TTS processes (default: one per core)")
+    variants.set_defaults(func=cmd_data_variants)
 
     clean = data.add_parser("clean-latents", help="noise-free answer latents (the vocoder's cleaner training target)")
     clean.add_argument("dir", type=Path, help="corpus folder built by `vocalnet data synth` (re-run to resume)")

@@ -1,4 +1,4 @@
-"""The backbone LLM as answerer and question writer: batched greedy chat generation plus text cleaning.
+"""The backbone LLM as answerer and question writer: batched chat generation plus text cleaning.
 
 Answers are cut after at most two complete sentences; an answer without a clean sentence end, or
 that looks like garbage, is re-asked once with a stricter prompt and otherwise dropped (None).
@@ -21,7 +21,7 @@ Message = dict[str, str]
 
 
 class ChatModel(Protocol):
-    """Greedy generation for a batch of chat conversations; returns the decoded new text of each."""
+    """Generation for a batch of chat conversations; returns the decoded new text of each."""
 
     def generate(self, conversations: Sequence[list[Message]], max_new_tokens: int) -> list[str]: ...
 
@@ -30,10 +30,12 @@ class HFChatModel:
     """A local HF causal LM (default: the SmolLM2 backbone), fp32 on CPU, batched with left padding.
 
     `threads` sets torch's (process-wide) intra-op thread count; one thread is much faster than two
-    when another process competes for the second core.
+    when another process competes for the second core. `temperature` 0 decodes greedily; above 0 it
+    samples (nucleus `top_p`) from torch's global generator, which the caller seeds.
     """
 
-    def __init__(self, path: str | Path | None = None, threads: int | None = None):
+    def __init__(self, path: str | Path | None = None, threads: int | None = None, temperature: float = 0.0,
+                 top_p: float = 1.0):
         import torch
 
         from vocalnet.assets import default_asset_paths
@@ -48,6 +50,11 @@ class HFChatModel:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.eot_id = end_of_turn_id(self.tokenizer)
         self.model = load_llm(path).eval()
+        if temperature < 0 or not 0 < top_p <= 1:
+            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {temperature}, {top_p}")
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature else {
+            "do_sample": False, "temperature": None, "top_p": None}
+        self.sampling = {**sampling, "top_k": None}
 
     def generate(self, conversations: Sequence[list[Message]], max_new_tokens: int) -> list[str]:
         import torch
@@ -56,9 +63,8 @@ class HFChatModel:
                  for c in conversations]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.inference_mode():
-            out = self.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, temperature=None,
-                                      top_p=None, top_k=None, pad_token_id=self.tokenizer.pad_token_id,
-                                      eos_token_id=self.eot_id)
+            out = self.model.generate(**enc, max_new_tokens=max_new_tokens, **self.sampling,
+                                      pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.eot_id)
         new = out[:, enc["input_ids"].shape[1]:]
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)
 

@@ -34,8 +34,9 @@ def _init_worker(out: str, answer_voice: AnswerVoiceFactory) -> None:
     _WORKER.update(out=Path(out), query=QueryRenderer(SeededPiper(threads=1)), answer=answer_voice())
 
 
-def _synthesize(item: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    query = _WORKER["query"].render(item["question"], item["query_voice"])
+def _synthesize(item: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Query audio (None for an answer variant, which reuses its question's), answer audio and latent."""
+    query = None if item.get("variant_of") else _WORKER["query"].render(item["question"], item["query_voice"])
     audio, latent = _WORKER["answer"].synthesize(item["answer"], np.random.default_rng(item["answer_seed"]))
     audio = prepare_audio(audio, ANSWER_RATE, ANSWER_RATE, max_seconds=MAX_ANSWER_SECONDS,
                           name=f"answer of {item['id']}")
@@ -51,13 +52,16 @@ def render_item(item: dict[str, Any]) -> dict[str, Any]:
     except (AudioError, subprocess.CalledProcessError) as e:
         return {"id": item["id"], "error": str(e)}
     paths, out = item_paths(item["id"]), _WORKER["out"]
-    for rel, wav, rate in ((paths["speech"], query, QUERY_RATE), (paths["answer_audio"], audio, ANSWER_RATE)):
-        with atomic_path(out / rel) as tmp:
-            write_audio(tmp, wav, rate)
+    record = {"id": item["id"], "answer_seconds": round(audio.size / ANSWER_RATE, 3), "latent_frames": int(latent.shape[-1])}
+    if query is not None:
+        with atomic_path(out / paths["speech"]) as tmp:
+            write_audio(tmp, query, QUERY_RATE)
+        record["query_seconds"] = round(query.size / QUERY_RATE, 3)
+    with atomic_path(out / paths["answer_audio"]) as tmp:
+        write_audio(tmp, audio, ANSWER_RATE)
     with atomic_path(out / paths["answer_latent"]) as tmp:
         np.save(tmp, latent.astype(np.float16))
-    return {"id": item["id"], "query_seconds": round(query.size / QUERY_RATE, 3),
-            "answer_seconds": round(audio.size / ANSWER_RATE, 3), "latent_frames": int(latent.shape[-1])}
+    return record
 
 
 class RenderQueue:

@@ -38,6 +38,10 @@ class SpeechGeneratorConfig:
       espeak-ng phoneme ids of the words its token completes (`vocalnet.generator.phonemes`), in that
       many places after the token embedding; `phoneme_embed` embeds each id (`phoneme_embed_size`
       values), `phoneme_proj` maps the concatenated places to the hidden size and adds them.
+    dropout: attention-probability dropout while training (the official decoder's only dropout).
+    hidden_dropout: dropout on each layer's attention and MLP outputs before they join the residual
+      stream, while training (0: none, as officially). A small corpus needs it: without it the smol
+      generator's main-head CE was 1.04 on training answers against 1.53 on dev answers.
       `phoneme_voice` is the espeak-ng voice (language) that pronounces the words.
     """
 
@@ -49,6 +53,7 @@ class SpeechGeneratorConfig:
     encoder_num_layers: int = 2
     decoder_num_layers: int = 4
     dropout: float = 0.1
+    hidden_dropout: float = 0.0
     unit_vocab_size: int = 6561
     special_tokens: int = 4
     mtp_num: int = 5
@@ -126,8 +131,9 @@ class SpeechGeneratorConfig:
         kv = self.num_kv_heads or self.num_heads
         if self.num_heads % kv:
             raise ConfigError(f"num_heads {self.num_heads} not divisible by num_kv_heads {kv}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "hidden_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0.0 < self.mtp_loss_decay <= 1.0:
             raise ConfigError(f"mtp_loss_decay must be in (0, 1], got {self.mtp_loss_decay}")
         if self.variant not in VARIANTS:

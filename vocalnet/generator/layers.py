@@ -223,7 +223,8 @@ def _concat_linears(*linears: nn.Linear) -> nn.Linear:
 
 
 class DecoderLayer(nn.Module):
-    """Pre-norm transformer layer: x + attn(norm(x)), then x + mlp(norm(x))."""
+    """Pre-norm transformer layer: x + attn(norm(x)), then x + mlp(norm(x)); `hidden_dropout` drops
+    attention and MLP outputs while training."""
 
     def __init__(
         self,
@@ -233,8 +234,10 @@ class DecoderLayer(nn.Module):
         num_kv_heads: int | None = None,
         dropout: float = 0.0,
         eps: float = 1e-6,
+        hidden_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        self.hidden_dropout = hidden_dropout
         self.self_attn = Attention(hidden_size, num_heads, num_kv_heads or num_heads, dropout)
         self.mlp = MLP(hidden_size, ffn_dim)
         self.input_layernorm = RMSNorm(hidden_size, eps)
@@ -253,5 +256,10 @@ class DecoderLayer(nn.Module):
         attn = self.self_attn(self.input_layernorm(x), rope, mask, cache, segment, out_rows)
         if attn.shape[1] == 0:
             return attn
-        x = x[:, x.shape[1] - attn.shape[1] :] + attn
-        return x + self.mlp(self.post_attention_layernorm(x))
+        x = x[:, x.shape[1] - attn.shape[1] :] + self._drop(attn)
+        return x + self._drop(self.mlp(self.post_attention_layernorm(x)))
+
+    def _drop(self, branch: torch.Tensor) -> torch.Tensor:
+        if self.training and self.hidden_dropout:
+            return F.dropout(branch, self.hidden_dropout, training=True)
+        return branch

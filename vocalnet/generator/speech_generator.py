@@ -78,7 +78,8 @@ class SpeechGenerator(nn.Module):
 
     def _layer(self) -> DecoderLayer:
         c = self.config
-        return DecoderLayer(c.hidden_size, c.num_heads, c.ffn_dim, c.num_kv_heads, c.dropout, c.rms_norm_eps)
+        return DecoderLayer(c.hidden_size, c.num_heads, c.ffn_dim, c.num_kv_heads, c.dropout, c.rms_norm_eps,
+                            c.hidden_dropout)
 
     # ---- building blocks shared with the decoding engine -----------------------------------------
     @property

@@ -51,7 +51,7 @@ class TrainConfig:
 
     stage: str
     output_dir: str
-    train_manifest: str
+    train_manifest: str | list[str]  # one manifest, or several whose entries are trained on together
     dev_manifest: str | None = None
     model: dict[str, Any] | None = None
     init_from: str | None = None
@@ -86,6 +86,8 @@ class TrainConfig:
             self.optim = OptimConfig(**self.optim)
         if isinstance(self.lora, dict):
             self.lora = LoraConfig(**self.lora)
+        if not self.train_manifests or not all(isinstance(m, str) and m for m in self.train_manifests):
+            raise ConfigError(f"train_manifest must be a path or a non-empty list of paths, got {self.train_manifest!r}")
         if self.stage not in STAGES:
             raise ConfigError(f"stage must be one of {STAGES}, got {self.stage!r}")
         if (self.model is None) == (self.init_from is None):
@@ -113,13 +115,25 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown training config keys in {path}: {unknown}")
-        for key in ("output_dir", "train_manifest", "dev_manifest", "init_from", "cache_dir", "adaptor_from",
-                    "generator_from"):
+        for key in ("output_dir", "dev_manifest", "init_from", "cache_dir", "adaptor_from", "generator_from"):
             if data.get(key) is not None:
-                data[key] = str(Path(data[key]).expanduser().resolve())
-        if data.get("align_readings") is not None:
-            data["align_readings"] = [str(Path(m).expanduser().resolve()) for m in data["align_readings"]]
+                data[key] = _resolve(data[key])
+        if isinstance(data.get("align_readings"), str):
+            data["align_readings"] = [data["align_readings"]]
+        for key in ("train_manifest", "align_readings"):
+            if isinstance(data.get(key), list):
+                data[key] = [_resolve(m) for m in data[key]]
+            elif data.get(key) is not None:
+                data[key] = _resolve(data[key])
         try:
             return cls(**data)
         except TypeError as e:
             raise ConfigError(f"bad training config {path}: {e}") from None
+
+    @property
+    def train_manifests(self) -> list[str]:
+        return [self.train_manifest] if isinstance(self.train_manifest, str) else list(self.train_manifest)
+
+
+def _resolve(path: str) -> str:
+    return str(Path(path).expanduser().resolve())

@@ -117,7 +117,7 @@ def cached_datasets(cfg, namespace: str, featurize: Callable[[Dialogue], torch.T
                     desc: str) -> tuple[DialogueDataset, DialogueDataset | None]:
     """Train / dev datasets of a TrainConfig with their frozen features computed up front."""
     cache = TensorCache(cfg.cache_dir or Path(cfg.output_dir) / "cache", namespace)
-    train = load_dialogues(cfg.train_manifest, cfg.max_train_samples)
+    train = [d for m in cfg.train_manifests for d in load_dialogues(m)][: cfg.max_train_samples]
     dev = load_dialogues(cfg.dev_manifest, cfg.max_dev_samples) if cfg.dev_manifest else None
     sets = [DialogueDataset(ds, cache, featurize, fingerprint) if ds else None for ds in (train, dev)]
     for ds in filter(None, sets):

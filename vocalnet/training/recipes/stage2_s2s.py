@@ -10,10 +10,12 @@ with the trained generator.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 
 from ...audio.features import LogMel
 from ...audio.io import load_audio
@@ -72,10 +74,20 @@ class Stage2Recipe:
         return m.answer_hidden(hidden[0], inp.answer_start[0], len(answer))  # token embeddings: in collate
 
     def datasets(self, module: LossModule) -> tuple[DialogueDataset, DialogueDataset | None]:
+        return cached_datasets(self.cfg, "generator-text", self._featurize, self._fingerprint(), "LLM hidden states")
+
+    def _fingerprint(self) -> str:
+        """What the cached hidden states depend on: init_from's weights other than the speech generator's
+        (adaptor, LoRA) and its settings other than the generator's (base models, prompt). A retrained generator keeps the cache."""
         weights = Path(self.cfg.init_from) / "model.safetensors"
-        stat = weights.stat()
-        fp = hashlib.sha1(f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
-        return cached_datasets(self.cfg, "generator-text", self._featurize, fp, "LLM hidden states")
+        digest = hashlib.sha1()
+        with safe_open(str(weights), "pt") as f:
+            for name in sorted(k for k in f.keys() if not k.startswith("speech_generator.")):
+                digest.update(name.encode())
+                digest.update(f.get_tensor(name).reshape(-1).view(torch.uint8).numpy().tobytes())
+        settings = {k: v for k, v in self.model.config.to_dict().items() if k != "generator"}
+        digest.update(json.dumps(settings, sort_keys=True).encode())
+        return digest.hexdigest()[:12]
 
     def collate(self, items: list[tuple[Dialogue, torch.Tensor]]) -> dict[str, Any]:
         m = self.model

@@ -69,7 +69,8 @@ class VocoderRecipe:
         return LossModule(self.model, self.loss_terms)
 
     def datasets(self, module: LossModule) -> tuple[Dataset, Dataset | None]:
-        train = CropDataset(load_pairs(self.cfg.train_manifest, self.cfg.max_train_samples, self.cfg.vocoder_target), self.model, self.crop, self.cfg.seed)
+        pairs = [p for m in self.cfg.train_manifests for p in load_pairs(m, target=self.cfg.vocoder_target)]
+        train = CropDataset(pairs[: self.cfg.max_train_samples], self.model, self.crop, self.cfg.seed)
         dev = None
         if self.cfg.dev_manifest:
             dev = CropDataset(load_pairs(self.cfg.dev_manifest, self.cfg.max_dev_samples, self.cfg.vocoder_target), self.model, self.crop, self.cfg.seed + 1)
