@@ -406,7 +406,7 @@ class FlakySamplingChat(SamplingChat):
 def test_answer_variants_are_new_spoken_answers_to_the_same_queries(corpus: Path, tmp_path: Path) -> None:
     """`data variants`: sampled answers that differ from the question's own, rendered by the corpus's
     answer voice, listed with the question's query audio; deterministic for a seed and resumable."""
-    from vocalnet.data.variants import VariantsConfig, build_variants
+    from vocalnet.data.variants import VariantsConfig, _entry, build_variants
 
     config = VariantsConfig(per_item=2, seed=3, batch_size=4)
     runs = []
@@ -435,3 +435,6 @@ def test_answer_variants_are_new_spoken_answers_to_the_same_queries(corpus: Path
     assert not report.errors
     with pytest.raises(ValueError, match="other settings"):
         build_variants(work, VariantsConfig(per_item=1, seed=3, batch_size=4), chat_factory=SamplingChat, progress=False)
+    annotated = {**_entries(work)["train"][0], "answer_latent_clean": "latents_clean/x.npy"}
+    v = _entry(annotated, {"id": "x-v1", "variant_of": annotated["id"], "answer": "New answer."}, {"answer_seconds": 1.0})
+    assert "answer_latent_clean" not in v and v["speech"] == annotated["speech"] and gpt_answer(v) == "New answer."

@@ -21,7 +21,6 @@ training config lists both manifests (`train_manifest: [train.json, train_varian
 
 from __future__ import annotations
 
-import copy
 import functools
 import os
 import time
@@ -159,11 +158,11 @@ def _answer(state: Path, config: VariantsConfig, entries: list[dict[str, Any]], 
 
 
 def _entry(original: dict[str, Any], item: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    """The variant's manifest entry: its question's entry (query audio included) with the new answer."""
-    entry = copy.deepcopy(original)
+    """The variant's manifest entry: its question's query side (audio included) and its own answer side
+    (annotations of the original answer, such as clean latents, do not carry over)."""
+    query_side = ("speech", "question", "reference", "category", "split", "query_voice", "query_seconds")
     paths = item_paths(item["id"])
-    entry.update(id=item["id"], variant_of=item["variant_of"], units=paths["units"], answer_audio=paths["answer_audio"],
-                 answer_latent=paths["answer_latent"], answer_seconds=record["answer_seconds"])
-    entry["conversations"] = [c if c.get("from") != "gpt" else {**c, "value": item["answer"]}
-                              for c in entry["conversations"]]
-    return entry
+    turns = [c if c.get("from") != "gpt" else {**c, "value": item["answer"]} for c in original["conversations"]]
+    return {"id": item["id"], "variant_of": item["variant_of"], **{k: original[k] for k in query_side if k in original},
+            "conversations": turns, "units": paths["units"], "answer_audio": paths["answer_audio"],
+            "answer_latent": paths["answer_latent"], "answer_seconds": record["answer_seconds"]}
