@@ -5,7 +5,8 @@
 # The shipped tokenizer, vocoder, stage 1 and generator up to stage 2p (sessions 1-11) were trained on a
 # corpus with piper's sampled answer voice (add --answer-noise-scale 0.667 --answer-noise-w 0.8 to the
 # synth line to rebuild that one); the default now renders answers noise-free (README, "Corpus"), and
-# the shipped generator's last 1,500 steps (smol_generator_chain/stage2q.yaml, session 13) used it.
+# the shipped generator's last 2,100 steps (smol_generator_chain/stage2q.yaml and stage2r.yaml, sessions 13-14)
+# used it.
 set -euo pipefail
 DATA=${DATA:-data/corpus}
 CFG=vocalnet/training/recipes/configs
