@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperModel
 
-from vocalnet.assistant import AudioChunk, TextPiece, VocalNet
+from vocalnet.assistant import AudioChunk, TextPiece, VocalNet, playback_stall
 from vocalnet.audio.io import AudioError
 from vocalnet.cli.main import main as cli_main
 from vocalnet.config import VocalNetConfig
@@ -65,6 +65,14 @@ def test_stream_yields_text_then_audio_chunks(vn: VocalNet, tmp_path: Path) -> N
     audio = [e for e in events if isinstance(e, AudioChunk)]
     assert audio and all(e.sample_rate == 22050 for e in audio)
     assert stats["speech_tokens"] > 0 and stats["first_packet_s"] <= stats["total_s"]
+    assert 0 <= stats["stall_s"] <= stats["total_s"] - stats["first_packet_s"]
+
+
+def test_playback_stall_counts_only_the_waits_for_late_chunks() -> None:
+    assert playback_stall([]) == 0.0
+    assert playback_stall([(1.0, 0.5), (1.2, 0.5), (1.9, 1.0)]) == 0.0  # each arrives before it is due
+    # due at 1.5 but arrives at 1.7 (0.2 s wait); the next is due at 2.2, arrives at 3.0 (0.8 s wait)
+    assert playback_stall([(1.0, 0.5), (1.7, 0.5), (3.0, 0.1)]) == pytest.approx(1.0)
 
 
 def test_stream_pairs_each_hidden_state_with_its_own_token_embedding(model_dir: Path, monkeypatch) -> None:

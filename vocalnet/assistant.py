@@ -34,6 +34,18 @@ from .vocoder.vocoder import StreamingVocoder, Vocoder
 MAX_QUERY_SECONDS = 30.0
 
 
+def playback_stall(arrivals: list[tuple[float, float]]) -> float:
+    """Seconds a player that starts with the first chunk would wait for audio. `arrivals`: (arrival
+    time, seconds of audio) per chunk, in order; a chunk plays when the ones before it have played,
+    or when it arrives, whichever is later."""
+    stall, clock = 0.0, None
+    for t, seconds in arrivals:
+        if clock is not None and t > clock:
+            stall += t - clock
+        clock = (t if clock is None else max(clock, t)) + seconds
+    return stall
+
+
 @dataclass
 class TextPiece:
     text: str
@@ -119,7 +131,7 @@ class VocalNet:
                max_new_tokens: int = 64, stats: dict | None = None, speech: bool = True) -> Iterator[TextPiece | AudioChunk]:
         """Yield text pieces and audio chunks as soon as they are ready. `stats` (a dict) receives
         first_packet_s, total_s, audio_s, rtf, speech_tokens, tokens_per_s (speech tokens per second of
-        speech-generator time). speech=False: text only."""
+        speech-generator time), stall_s (`playback_stall`). speech=False: text only."""
         t0 = time.perf_counter()
         m, tok = self.model, self.model.tokenizer
         eot = m.eot_id
@@ -130,13 +142,19 @@ class VocalNet:
         first_audio: float | None = None
         gen_time = 0.0
         audio_samples = 0
+        arrivals: list[tuple[float, float]] = []  # (time, seconds of audio) per chunk
+
+        def arrived(chunk: np.ndarray) -> AudioChunk:
+            nonlocal first_audio, audio_samples
+            now = time.perf_counter()
+            first_audio = first_audio or now
+            audio_samples += len(chunk)
+            arrivals.append((now, len(chunk) / self.vocoder.sample_rate))
+            return AudioChunk(chunk, self.vocoder.sample_rate)
 
         def emit_units(units: list[int]) -> Iterator[AudioChunk]:
-            nonlocal first_audio, audio_samples
             for chunk in sv.push(units):
-                first_audio = first_audio or time.perf_counter()
-                audio_samples += len(chunk)
-                yield AudioChunk(chunk, self.vocoder.sample_rate)
+                yield arrived(chunk)
 
         cache = DynamicCache()
         base, head = m.llm.get_decoder(), m.llm.get_output_embeddings()
@@ -173,15 +191,13 @@ class VocalNet:
         yield from emit_units(units)
         tail = sv.finish()
         if len(tail):
-            first_audio = first_audio or time.perf_counter()
-            audio_samples += len(tail)
-            yield AudioChunk(tail, self.vocoder.sample_rate)
+            yield arrived(tail)
         total = time.perf_counter() - t0
         audio_s = audio_samples / self.vocoder.sample_rate
         stats.update(first_packet_s=(first_audio or time.perf_counter()) - t0, total_s=total, audio_s=audio_s,
                      rtf=total / audio_s if audio_s else float("nan"), speech_tokens=len(dec.tokens),
                      tokens_per_s=len(dec.tokens) / gen_time if gen_time else float("nan"),
-                     ended_with_eos=float(dec.ended_with_eos), units=list(dec.tokens))
+                     ended_with_eos=float(dec.ended_with_eos), units=list(dec.tokens), stall_s=playback_stall(arrivals))
 
     def _text_input(self, hidden: torch.Tensor, answer: list[int], nxt: int) -> torch.Tensor:
         """The generator input (1, 1, width) of the answer's newest token, from its hidden state

@@ -86,7 +86,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     print(f"spoken answer: {args.out} ({stats['audio_s']:.1f} s)")
     if args.stream:
         print(f"first-packet latency {1000 * stats['first_packet_s']:.0f} ms, RTF {stats['rtf']:.3f}, "
-              f"speech tokens/s {stats['tokens_per_s']:.0f} (mtp={vn.mtp})")
+              f"speech tokens/s {stats['tokens_per_s']:.0f} (mtp={vn.mtp}), playback stall {1000 * stats['stall_s']:.0f} ms")
     return 0
 
 
