@@ -402,6 +402,17 @@ class FlakySamplingChat(SamplingChat):
         return super().generate(conversations, max_new_tokens)
 
 
+def test_bad_sampling_settings_fail_before_the_model_loads() -> None:
+    from vocalnet.data.answers import HFChatModel
+    from vocalnet.data.variants import VariantsConfig
+
+    for kw in ({"temperature": -0.1}, {"top_p": 0.0}, {"top_p": 1.5}):
+        with pytest.raises(ValueError, match="temperature must be"):
+            HFChatModel("/nonexistent/llm", **kw)
+    with pytest.raises(ValueError, match="sampled"):
+        VariantsConfig(temperature=0.0)
+
+
 @needs_speech
 def test_answer_variants_are_new_spoken_answers_to_the_same_queries(corpus: Path, tmp_path: Path) -> None:
     """`data variants`: sampled answers that differ from the question's own, rendered by the corpus's

@@ -41,6 +41,8 @@ class HFChatModel:
         from vocalnet.assets import default_asset_paths
         from vocalnet.llm.backbone import end_of_turn_id, load_llm, load_tokenizer
 
+        if not temperature >= 0 or not 0 < top_p <= 1:
+            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {temperature}, {top_p}")
         if threads is not None:
             torch.set_num_threads(threads)
         path = Path(path) if path is not None else default_asset_paths().llm
@@ -50,8 +52,6 @@ class HFChatModel:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.eot_id = end_of_turn_id(self.tokenizer)
         self.model = load_llm(path).eval()
-        if temperature < 0 or not 0 < top_p <= 1:
-            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {temperature}, {top_p}")
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature else {
             "do_sample": False, "temperature": None, "top_p": None}
         self.sampling = {**sampling, "top_k": None}
