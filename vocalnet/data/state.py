@@ -41,6 +41,19 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def pin_settings(path: str | Path, settings: dict[str, Any], owner: str | Path, advice: str) -> None:
+    """Record the settings a resumable build started with at `path`, or check that a resumed run
+    uses the same ones (ValueError naming every setting that differs, with its recorded value)."""
+    path = Path(path)
+    if not path.is_file():
+        write_json(path, settings)
+        return
+    old = read_json(path)
+    diff = {k: old.get(k) for k in {**old, **settings} if old.get(k) != settings.get(k)}
+    if diff:
+        raise ValueError(f"{owner} was started with other settings {diff}; {advice}")
+
+
 class JsonlLog:
     """Append-only log of JSON records, flushed and synced per record.
 

@@ -42,7 +42,7 @@ from vocalnet.data.questions import (
     template_questions,
 )
 from vocalnet.data.render import RenderQueue
-from vocalnet.data.state import JsonlLog, read_json, remove_temporaries, write_json
+from vocalnet.data.state import JsonlLog, pin_settings, read_json, remove_temporaries, write_json
 from vocalnet.data.voices import (
     AnswerVoiceFactory,
     PiperAnswerVoice,
@@ -144,7 +144,7 @@ def synthesize_corpus(out: str | Path, config: SynthConfig, chat_factory: Callab
     require_espeak()
     out = Path(out)
     state = out / STATE_DIR
-    _check_config(state, config)
+    pin_settings(state / "config.json", asdict(config), out, "resume with the same settings or use a new --out")
     remove_temporaries(out)
     clock = PhaseClock(state / "progress.json")
     chat = functools.cache(chat_factory or default_chat)
@@ -159,18 +159,6 @@ def synthesize_corpus(out: str | Path, config: SynthConfig, chat_factory: Callab
     ok = [r for r in records.values() if "error" not in r]
     return SynthSummary(counts, sum(r["query_seconds"] for r in ok) / 3600, sum(r["answer_seconds"] for r in ok) / 3600,
                         clock.seconds, dropped, sorted(r["id"] for r in records.values() if "error" in r))
-
-
-def _check_config(state: Path, config: SynthConfig) -> None:
-    path = state / "config.json"
-    if path.is_file():
-        old = read_json(path)
-        diff = {k: old.get(k) for k, v in asdict(config).items() if old.get(k) != v}
-        if diff:
-            raise ValueError(f"{state.parent} was started with other settings {diff}; "
-                             "resume with the same settings or use a new --out")
-    else:
-        write_json(path, asdict(config))
 
 
 # ------------------------------------------------------------------------------------------ questions

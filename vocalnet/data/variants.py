@@ -34,7 +34,7 @@ from tqdm import tqdm
 from vocalnet.data.answers import ChatModel, HFChatModel, answer_questions
 from vocalnet.data.manifest import gpt_answer, item_paths, load_manifest, manifest_path
 from vocalnet.data.render import RenderQueue
-from vocalnet.data.state import JsonlLog, read_json, remove_temporaries, write_json
+from vocalnet.data.state import JsonlLog, pin_settings, remove_temporaries, write_json
 from vocalnet.data.synth import SynthConfig
 from vocalnet.data.voices import AnswerVoiceFactory, rng_for
 from vocalnet.evaluation.text_norm import normalize_text
@@ -83,7 +83,7 @@ def build_variants(corpus: str | Path, config: VariantsConfig, chat_factory: Cal
         raise ValueError(f"{manifest_path(corpus, config.split)}: {len(unasked)} entries lack an id or the question "
                          f"text to answer again (e.g. {unasked[:3]})")
     state = corpus / f".variants-{config.split}"
-    _check_config(state, config)
+    pin_settings(state / "config.json", asdict(config), state, f"resume with those or delete {state}")
     remove_temporaries(corpus)
     start = time.perf_counter()
     voice = answer_voice or SynthConfig.of_corpus(corpus).answer_voice()
@@ -102,16 +102,6 @@ def build_variants(corpus: str | Path, config: VariantsConfig, chat_factory: Cal
     write_json(out, variants)
     return VariantsSummary(out, len(variants), dropped + len(items) - len(variants),
                            sum(v["answer_seconds"] for v in variants) / 3600, time.perf_counter() - start)
-
-
-def _check_config(state: Path, config: VariantsConfig) -> None:
-    path = state / "config.json"
-    if path.is_file():
-        old = read_json(path)
-        if old != asdict(config):
-            raise ValueError(f"{state} was started with other settings {old}; resume with those or delete {state}")
-    else:
-        write_json(path, asdict(config))
 
 
 def _answer(state: Path, config: VariantsConfig, entries: list[dict[str, Any]], chat: Callable[[], ChatModel],
