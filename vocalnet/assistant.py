@@ -27,6 +27,7 @@ from .audio.io import load_audio, prepare_audio
 from .decoding.engine import SpeechDecoder
 from .decoding.optimize import for_inference, prompt_reader
 from .decoding.sampling import DecodingOptions
+from .llm.answer_rules import AnswerRules
 from .modeling import VocalNetModel
 from .models import DEFAULT_MODEL, DEFAULT_VOCODER
 from .vocoder.vocoder import StreamingVocoder, Vocoder
@@ -70,10 +71,11 @@ class VocalNet:
     """The assistant: LoRA merged into the LLM; LLM and generator in `precision` (int8 dynamic
     quantisation by default, several times faster on CPU); `mtp` speech tokens per step - 1.
     The prompt is read with fp32 MLP down projections (see `prompt_reader`); answer tokens, one row
-    at a time, by the int8 LLM on the same KV cache."""
+    at a time, by the int8 LLM on the same KV cache, greedily under `answer_rules` (default: at most
+    two sentences, no repeated 4-grams)."""
 
     def __init__(self, model: VocalNetModel, vocoder: Vocoder, mtp: int | None = None, precision: str = "int8",
-                 vocoder_context: tuple[int, int] | None = None) -> None:
+                 vocoder_context: tuple[int, int] | None = None, answer_rules: AnswerRules | None = None) -> None:
         gen = model.config.generator
         if vocoder.vocab_size != gen.unit_vocab_size:
             raise ValueError(f"the vocoder reads {vocoder.vocab_size} units but the speech generator writes "
@@ -88,6 +90,7 @@ class VocalNet:
         self.logmel = LogMel(model.config.speech_encoder, model.speech_encoder.num_mel_bins)
         self.mtp = (gen.mtp_num if gen.default_mtp is None else gen.default_mtp) if mtp is None else mtp
         self.vocoder_context = vocoder_context
+        self.answer_rules = answer_rules or AnswerRules()
         if model.tokenizer is None:
             raise ValueError("the model folder has no tokenizer for its LLM")
         if gen.phoneme_slots:
@@ -161,10 +164,11 @@ class VocalNet:
         hidden = self._prompt_reader(inputs_embeds=self._query_embeds(query, text, sample_rate), cache=cache,
                                      use_cache=True).last_hidden_state
         answer: list[int] = []
+        limiter = self.answer_rules.processor(tok, eot)
         shown = ""
         pending_hidden: torch.Tensor | None = None
         for _ in range(max_new_tokens):
-            nxt = int(head(hidden[:, -1]).argmax())
+            nxt = int(limiter(torch.tensor([answer], dtype=torch.long), head(hidden[:, -1])).argmax())
             if pending_hidden is not None and speech:  # the previous token's hidden: now known not to be the last
                 row = self._text_input(pending_hidden, answer, nxt) if nxt != eot else self._eot_input(answer)
                 tg = time.perf_counter()  # tokens/s times the speech generator alone, not its input's features
@@ -175,7 +179,7 @@ class VocalNet:
                 break
             answer.append(nxt)
             text_now = tok.decode(answer, skip_special_tokens=True)
-            if len(text_now) > len(shown):
+            if len(text_now) > len(shown) and not text_now.endswith("\ufffd"):  # not inside a UTF-8 character
                 yield TextPiece(text_now[len(shown):])
                 shown = text_now
             hidden = base(input_ids=torch.tensor([[nxt]]), cache=cache, use_cache=True).last_hidden_state

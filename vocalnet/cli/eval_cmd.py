@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..models import DEFAULT_TOKENIZER, DEFAULT_VOCODER
+from .options import add_answer_rules, answer_rules
 
 if TYPE_CHECKING:
     from ..evaluation.asr import AsrReport
@@ -42,7 +43,7 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
 
     mtp = [int(x) for x in args.mtp.split(",") if x.strip()]  # empty: accuracy only (e.g. a stage-1 model)
     report = evaluate_system(Path(args.model) if args.model else None, Path(args.data), mtp, args.limit, args.speech_limit,
-                             args.precision)
+                             args.precision, answer_rules(args))
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
     return 0
 
@@ -88,6 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--speech-limit", type=int, default=40, help="questions used for spoken-answer metrics per m")
     run.add_argument("--precision", default="int8", choices=["int8", "fp32"], help="LLM and generator weights")
     run.add_argument("--json", action="store_true")
+    add_answer_rules(run)
     run.set_defaults(func=cmd_eval_run)
 
     rs = judges.add_parser("resynth", help="answer audio -> units -> vocoder -> audio: WER, DNSMOS, vocoder RTF")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .options import add_answer_rules, answer_rules
+
 
 def _int_list(text: str) -> list[int]:
     try:
@@ -72,7 +74,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     if (args.query is None) == (args.text is None):
         raise ValueError("give a spoken question (QUERY.wav) or --text, not both")
-    vn = VocalNet.from_pretrained(args.model, mtp=args.mtp, precision=args.precision)
+    vn = VocalNet.from_pretrained(args.model, mtp=args.mtp, precision=args.precision, answer_rules=answer_rules(args))
     stats: dict = {}
     audio = []
     for ev in vn.stream(args.query, text=args.text, stats=stats):
@@ -130,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--precision", default="int8", choices=["int8", "fp32"],
                       help="LLM and speech generator weights (int8: dynamic quantisation, faster on CPU)")
     chat.add_argument("--stream", action="store_true", help="report first-packet latency and RTF of the stream")
+    add_answer_rules(chat)
     chat.set_defaults(func=cmd_chat)
 
     tr = sub.add_parser("train", help="train a stage (s2t or s2s) from a YAML recipe config; resumes if interrupted")

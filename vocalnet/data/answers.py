@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from vocalnet.llm.answer_rules import sentence_ends
+
 SYSTEM_PROMPT = "You are a helpful voice assistant. Answer in one or two short, complete sentences."
 RETRY_PROMPT = "You are a helpful voice assistant. Answer in one short, complete sentence."
 QUESTION_WRITER_PROMPT = "You write short, clear questions that people ask a voice assistant."
@@ -75,8 +77,6 @@ _TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d
                             "\u2026": "...", "\u00a0": " "})
 _MARKUP = re.compile(r"[*_#`]+")
 _ALLOWED = re.compile(r"^[A-Za-z0-9\u00c0-\u00ff ,.;:!?'\"()%&$/+\-]+$")
-_SENTENCE_END = re.compile(r"[.!?]+[\"')]*(?=\s|$)")
-_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "jr", "sr", "no", "approx", "mt"})
 _REFUSALS = ("i'm sorry", "i am sorry", "i cannot", "i can't", "as an ai", "i don't have", "i do not have")
 _QUOTED_QUESTION = re.compile(r"\"([^\"]+\?)\"")
 _STOPWORDS = frozenset({"the", "and", "for", "with", "how", "what", "your", "about", "from", "into"})
@@ -85,17 +85,6 @@ _STOPWORDS = frozenset({"the", "and", "for", "with", "how", "what", "your", "abo
 def tidy(text: str) -> str:
     """Plain ASCII punctuation, no markdown, single spaces."""
     return " ".join(_MARKUP.sub("", text.translate(_TRANSLATE)).split())
-
-
-def sentence_ends(text: str) -> list[int]:
-    """End offsets of complete sentences (not after abbreviations or single initials like 'J.')."""
-    ends = []
-    for m in _SENTENCE_END.finditer(text):
-        word = text[:m.start()].rsplit(" ", 1)[-1].lower()
-        if m.group().startswith(".") and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
-            continue
-        ends.append(m.end())
-    return ends
 
 
 def _is_garbage(text: str) -> bool:

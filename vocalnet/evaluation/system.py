@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from ..audio.io import resample
 from ..data.manifest import entry_file, read_entries
+from ..llm.answer_rules import AnswerRules
 from .text_norm import ErrorCounts, normalize_text, word_errors
 
 
@@ -110,20 +111,29 @@ def is_correct(answer: str, reference: str) -> bool:
     return f" {normalize_text(reference)} " in f" {normalize_text(answer)} "
 
 
-def backbone_answer(llm, tokenizer, system_prompt: str, question: str, max_new_tokens: int = 64) -> str:
-    """The backbone LLM answering a typed question (greedy, same system prompt)."""
+def backbone_answer(llm, tokenizer, system_prompt: str, question: str, max_new_tokens: int = 64,
+                    rules: AnswerRules | None = None) -> str:
+    """The backbone LLM answering a typed question: greedy, same system prompt and answer rules as the assistant."""
     import torch
+    from transformers import LogitsProcessorList
+
+    from ..llm.backbone import end_of_turn_id
 
     msgs = [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
     ids = tokenizer.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    eot, prompt_len = end_of_turn_id(tokenizer), ids["input_ids"].shape[1]
+    limiter = (rules or AnswerRules()).processor(tokenizer, eot, prompt_len)
     with torch.inference_mode():
-        out = llm.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
-    return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        out = llm.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eot,
+                           logits_processor=LogitsProcessorList([limiter]))
+    return tokenizer.decode(out[0, prompt_len:], skip_special_tokens=True).strip()
 
 
 def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int], limit: int | None = None,
-                    speech_limit: int | None = 40, precision: str = "int8") -> SystemReport:
-    """Accuracy on `limit` items; spoken-answer metrics on the first `speech_limit` items per m."""
+                    speech_limit: int | None = 40, precision: str = "int8",
+                    answer_rules: AnswerRules | None = None) -> SystemReport:
+    """Accuracy on `limit` items; spoken-answer metrics on the first `speech_limit` items per m. The
+    assistant's text answers and the typed backbone's follow the same `answer_rules`."""
     from ..assets import default_asset_paths
     from ..assistant import VocalNet
     from ..llm.backbone import load_llm, load_tokenizer
@@ -131,7 +141,7 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     from .mos import MosJudge
 
     items = load_test_items(manifest, limit)
-    vn = VocalNet.from_pretrained(model_dir, precision=precision)
+    vn = VocalNet.from_pretrained(model_dir, precision=precision, answer_rules=answer_rules)
     asr, mos = AsrJudge(), MosJudge()
     graded = [it for it in items if it.reference and it.question]
     outcomes: list[_Outcome] = []
@@ -140,7 +150,7 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     report = SystemReport(None, None, len(graded))
     for it in tqdm(graded, desc="accuracy", unit="q"):
         spoken = _text_only(vn, it.query)
-        typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, it.question)
+        typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, it.question, rules=vn.answer_rules)
         outcomes.append(_Outcome(it.voice, is_correct(spoken, it.reference), is_correct(typed, it.reference),
                                  word_errors(it.question, asr.transcribe(it.query))))
         if len(report.examples) < 10:
