@@ -78,7 +78,8 @@ def write_config(corpus: Path, folder: Path, stage: str, **extra) -> Path:
 
 
 def losses(folder: Path) -> list[float]:
-    return [json.loads(l)["loss"] for l in (folder / "log.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in records if "loss" in r]  # the step-0 record holds the dev loss only
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +288,11 @@ def test_resume_after_kill_matches_uninterrupted_run(stage1: Path, corpus: Path,
     records = [json.loads(line) for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
     ref_records = [json.loads(line) for line in (ref / ".." / "log.jsonl").read_text().splitlines()]
     assert records[-1]["samples"] == ref_records[-1]["samples"]  # counted over the killed and the resumed run
+    # both runs logged the starting point once, every head of it, on the same (fixed-seed) dev masks
+    assert [r["step"] for r in records].count(0) == 1
+    assert records[0]["step"] == 0 and len(records[0]["dev_terms"]) == 3  # main head + mtp_num 2
+    assert records[0]["dev_terms"] == ref_records[0]["dev_terms"]
+    assert ref_records[-1]["dev_terms"] != ref_records[0]["dev_terms"]
     a, b = load_file(str(ref / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6), k
@@ -334,3 +340,28 @@ def test_several_train_manifests_are_trained_on_together(stage1: Path, corpus: P
     assert [d.id for d in train_ds.items] == [f"d{i}" for i in range(8)] + ["d0-v1", "d1-v1", "d2-v1"]
     assert TrainConfig.load(write_config(corpus, tmp_path / "s", "s2s", init_from=str(stage1))).train_manifests == [
         str(corpus / "train.json")]
+
+
+def test_dev_evaluation_draws_its_randomness_from_a_fixed_seed() -> None:
+    """Two evaluations of a loss with random parts agree, and training's RNG stream is left as it was."""
+    from accelerate import Accelerator
+
+    from vocalnet.training.trainer import evaluate
+
+    class Noisy(torch.nn.Module):
+        def forward(self, batch: torch.Tensor) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
+            noise = torch.rand(batch.shape)  # stands for stage 2's random masks
+            return [(1.0, (batch * noise).sum(), torch.tensor(float(batch.numel()))),
+                    (0.8, noise.sum(), torch.tensor(float(batch.numel())))]
+
+    acc, model = Accelerator(cpu=True), Noisy()
+    dl = torch.utils.data.DataLoader(torch.ones(6, 3), batch_size=2)
+    torch.manual_seed(1)
+    first = evaluate(acc, model, dl)
+    after_first = torch.rand(1)
+    torch.manual_seed(1)
+    second = evaluate(acc, model, dl)
+    assert first == second and len(first["dev_terms"]) == 2
+    assert torch.equal(torch.rand(1), after_first)  # the RNG stream continued as if nothing had run
+    torch.manual_seed(1)
+    assert torch.equal(torch.rand(1), after_first)

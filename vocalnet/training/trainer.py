@@ -35,6 +35,8 @@ from transformers import get_cosine_schedule_with_warmup
 from ..generator.config import ConfigError
 from .config import TrainConfig
 
+EVAL_SEED = 0  # seed of the random parts of the dev loss (the same in every run)
+
 STATE_NAME = "trainer_state.json"
 
 
@@ -182,6 +184,11 @@ class Trainer:
         log = (self.out / "log.jsonl").open("a") if acc.is_main_process else None
         bar = tqdm(total=total, initial=step, desc=f"train {cfg.stage}", disable=not acc.is_main_process)
         t0, seen = time.time() - elapsed0, seen0
+        if step == 0 and dev_dl is not None:  # the starting point (a warm start's "before")
+            record = {"step": 0, **evaluate(acc, model, dev_dl)}
+            acc.log(_scalars(record), step=0)
+            if log:
+                log.write(json.dumps(record) + "\n")
         model.train()
         while step < total:
             dl = self._epoch_loader(acc, train_ds, epoch)
@@ -204,11 +211,10 @@ class Trainer:
                 bar.set_postfix(loss=f"{value:.3f}")
                 record = {"step": step, "epoch": epoch, "loss": value, "lr": sched.get_last_lr()[0],
                           "samples": seen, "elapsed_s": round(time.time() - t0, 1)}
-                if step % cfg.eval_every == 0 or step == total:
-                    if dev_dl is not None:
-                        record["dev_loss"] = self.evaluate(acc, model, dev_dl)
+                if (step % cfg.eval_every == 0 or step == total) and dev_dl is not None:
+                    record.update(evaluate(acc, model, dev_dl))
                 if step % cfg.log_every == 0 or "dev_loss" in record:
-                    acc.log({k: v for k, v in record.items() if isinstance(v, float)}, step=step)
+                    acc.log(_scalars(record), step=step)
                     if log:
                         log.write(json.dumps(record) + "\n")
                         log.flush()
@@ -238,17 +244,33 @@ class Trainer:
                         num_workers=self.cfg.num_workers)
         return acc.prepare(dl)
 
-    @torch.no_grad()
-    def evaluate(self, acc: Accelerator, model: nn.Module, dev_dl: DataLoader) -> float:
-        model.eval()
-        sums = counts = 0.0
+
+@torch.no_grad()
+def evaluate(acc: Accelerator, model: nn.Module, dev_dl: DataLoader) -> dict[str, Any]:
+    """Dev loss: the main term (text CE in stage 1, the main speech head in stage 2) as `dev_loss`,
+    every term's mean as `dev_terms` (stage 2: heads 0..mtp_num). Random parts of the loss (stage 2's
+    masks) are drawn from a fixed seed, so every evaluation, in any run, sees the same ones."""
+    model.eval()
+    sums = counts = None
+    devices = [acc.device] if acc.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(EVAL_SEED)
         for batch in dev_dl:
             terms = model(batch)
-            w, s, c = terms[0]  # the main loss: text CE (stage 1) or the main speech head (stage 2)
-            sums += float(acc.reduce(s.detach().float(), reduction="sum"))
-            counts += float(acc.reduce(c.detach().float(), reduction="sum"))
-        model.train()
-        return sums / max(counts, 1.0)
+            s = torch.stack([t[1].detach().float() for t in terms])
+            c = torch.stack([t[2].detach().float() for t in terms])
+            s, c = acc.reduce(s, reduction="sum"), acc.reduce(c, reduction="sum")
+            sums, counts = (s, c) if sums is None else (sums + s, counts + c)
+    model.train()
+    means = [float(a) / max(float(b), 1.0) for a, b in zip(sums, counts)] if sums is not None else [math.nan]
+    return {"dev_loss": means[0], "dev_terms": [round(m, 4) for m in means]}
+
+
+def _scalars(record: dict[str, Any]) -> dict[str, float]:
+    """The TensorBoard values of a log record: its floats, and each dev term as dev_term_<j>."""
+    out = {k: v for k, v in record.items() if isinstance(v, float)}
+    out.update({f"dev_term_{j}": v for j, v in enumerate(record.get("dev_terms", []))})
+    return out
 
 
 def _rng_state() -> dict[str, Any]:
