@@ -31,12 +31,19 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(out: str, answer_voice: AnswerVoiceFactory) -> None:
-    _WORKER.update(out=Path(out), query=QueryRenderer(SeededPiper(threads=1)), answer=answer_voice())
+    _WORKER.update(out=Path(out), answer=answer_voice())
+
+
+def _query_renderer() -> QueryRenderer:
+    """The worker's query renderer, built on first use (answer variants never need one)."""
+    if "query" not in _WORKER:
+        _WORKER["query"] = QueryRenderer(SeededPiper(threads=1))
+    return _WORKER["query"]
 
 
 def _synthesize(item: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Query audio (None for an answer variant, which reuses its question's), answer audio and latent."""
-    query = None if item.get("variant_of") else _WORKER["query"].render(item["question"], item["query_voice"])
+    query = None if item.get("variant_of") else _query_renderer().render(item["question"], item["query_voice"])
     audio, latent = _WORKER["answer"].synthesize(item["answer"], np.random.default_rng(item["answer_seed"]))
     audio = prepare_audio(audio, ANSWER_RATE, ANSWER_RATE, max_seconds=MAX_ANSWER_SECONDS,
                           name=f"answer of {item['id']}")
