@@ -61,7 +61,7 @@ class AnswerLimiter(LogitsProcessor):
         if not answer.shape[1]:
             return scores
         if self.no_repeat is not None:
-            scores = self.no_repeat(answer, scores.clone())
+            scores = self.no_repeat(answer, scores)  # returns a new tensor
         nxt = int(scores[0].argmax())
         if nxt != self.eot_id and self.rules.max_sentences is not None:
             text = self.tokenizer.decode(answer[0].tolist() + [nxt], skip_special_tokens=True)

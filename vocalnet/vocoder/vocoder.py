@@ -141,7 +141,7 @@ class StreamingVocoder:
         lat = u2l.latent_window(units, first, last, total)
         audio = self.v.decoder.decode(lat.numpy())
         hop = self.v.decoder.hop_length
-        out = audio[(self.emitted - first) * hop : (end - first) * hop].copy()
+        out = audio[(self.emitted - first) * hop : (end - first) * hop]  # a fresh buffer per render: fade in place
         n = min(len(self.tail), len(out))
         if n:
             fade = np.linspace(0.0, 1.0, n + 2, dtype=np.float32)[1:-1]
