@@ -420,18 +420,21 @@ def test_answer_variants_are_new_spoken_answers_to_the_same_queries(corpus: Path
     from vocalnet.data.variants import VariantsConfig, _entry, build_variants
 
     config = VariantsConfig(per_item=2, seed=3, batch_size=4)
+    one_round = VariantsConfig(per_item=1, seed=3, batch_size=4)
+    plans = {"once": [(config, SamplingChat)], "killed": [(config, FlakySamplingChat), (config, SamplingChat)],
+             "grown": [(one_round, SamplingChat), (config, SamplingChat)]}  # --per-item raised on a rerun
     runs = []
-    for name, chats in (("once", [SamplingChat]), ("killed", [FlakySamplingChat, SamplingChat])):
+    for name, steps in plans.items():
         work = tmp_path / name
         shutil.copytree(corpus, work)
-        for chat in chats:
+        for cfg, chat in steps:
             try:
-                summary = build_variants(work, config, chat_factory=chat, workers=1, progress=False)
+                summary = build_variants(work, cfg, chat_factory=chat, workers=1, progress=False)
             except Killed:
                 assert (work / ".variants-train" / "answers.jsonl").read_text().count("\n") == 1
         runs.append((work, json.loads(summary.manifest.read_text())))
-    (work, variants), (_, resumed) = runs
-    assert variants == resumed
+    (work, variants), (_, resumed), (_, grown) = runs
+    assert variants == resumed == grown
     train = {e["id"]: e for e in _entries(work)["train"]}
     assert 0 < len(variants) < 2 * len(train) and summary.dropped == 2 * len(train) - len(variants)
     for v in variants:
@@ -444,8 +447,10 @@ def test_answer_variants_are_new_spoken_answers_to_the_same_queries(corpus: Path
         assert not (work / "wavs" / "query" / f"{v['id']}.wav").exists()
     report = check_corpus(work, allow_missing_units=True, manifests=[summary.manifest])
     assert not report.errors
+    with pytest.raises(ValueError, match="per_item may only grow"):
+        build_variants(work, one_round, chat_factory=SamplingChat, progress=False)
     with pytest.raises(ValueError, match="other settings"):
-        build_variants(work, VariantsConfig(per_item=1, seed=3, batch_size=4), chat_factory=SamplingChat, progress=False)
+        build_variants(work, VariantsConfig(per_item=2, seed=4, batch_size=4), chat_factory=SamplingChat, progress=False)
     annotated = {**_entries(work)["train"][0], "answer_latent_clean": "latents_clean/x.npy"}
     v = _entry(annotated, {"id": "x-v1", "variant_of": annotated["id"], "answer": "New answer."}, {"answer_seconds": 1.0})
     assert "answer_latent_clean" not in v and v["speech"] == annotated["speech"] and gpt_answer(v) == "New answer."

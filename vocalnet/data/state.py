@@ -41,17 +41,24 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def pin_settings(path: str | Path, settings: dict[str, Any], owner: str | Path, advice: str) -> None:
+def pin_settings(path: str | Path, settings: dict[str, Any], owner: str | Path, advice: str,
+                 may_grow: tuple[str, ...] = ()) -> None:
     """Record the settings a resumable build started with at `path`, or check that a resumed run
-    uses the same ones (ValueError naming every setting that differs, with its recorded value)."""
+    uses the same ones (ValueError naming every setting that differs, with its recorded value).
+    A setting named in `may_grow` may be larger than recorded (the build extends what it made); the
+    record then takes the new value."""
     path = Path(path)
     if not path.is_file():
         write_json(path, settings)
         return
     old = read_json(path)
-    diff = {k: old.get(k) for k in {**old, **settings} if old.get(k) != settings.get(k)}
+    grown = {k for k in may_grow if k in old and isinstance(settings.get(k), int) and settings[k] > old[k]}
+    diff = {k: old.get(k) for k in {**old, **settings} if old.get(k) != settings.get(k) and k not in grown}
     if diff:
-        raise ValueError(f"{owner} was started with other settings {diff}; {advice}")
+        growable = f" ({', '.join(may_grow)} may only grow)" if set(diff) & set(may_grow) else ""
+        raise ValueError(f"{owner} was started with other settings {diff}{growable}; {advice}")
+    if grown:
+        write_json(path, settings)
 
 
 class JsonlLog:

@@ -6,7 +6,9 @@ them (main-head CE 1.04 on training answers, 1.53 on dev answers). Sampled answe
 nucleus) are new texts in the same assistant style, spoken by the same answer voice; each variant
 reuses its question's query audio, so both training stages read it like any corpus entry.
 
-Phases, each resumable from the state folder ``<corpus>/.variants-<split>``:
+Phases, each resumable from the state folder ``<corpus>/.variants-<split>``. A rerun with a larger
+`per_item` keeps every variant made so far and adds the new rounds (the result equals a run started
+with the larger value):
 
 1. answers   the backbone answers each question again, `per_item` times, in seeded batches
              (``answers.jsonl``, one line per batch); a variant equal to an answer the question
@@ -83,7 +85,8 @@ def build_variants(corpus: str | Path, config: VariantsConfig, chat_factory: Cal
         raise ValueError(f"{manifest_path(corpus, config.split)}: {len(unasked)} entries lack an id or the question "
                          f"text to answer again (e.g. {unasked[:3]})")
     state = corpus / f".variants-{config.split}"
-    pin_settings(state / "config.json", asdict(config), state, f"resume with those or delete {state}")
+    pin_settings(state / "config.json", asdict(config), state, f"resume with those or delete {state}",
+                 may_grow=("per_item",))
     remove_temporaries(corpus)
     start = time.perf_counter()
     voice = answer_voice or SynthConfig.of_corpus(corpus).answer_voice()
@@ -137,7 +140,8 @@ def _answer(state: Path, config: VariantsConfig, entries: list[dict[str, Any]], 
     on_new(items)
     with tqdm(total=len(questions), initial=done, desc="answer variants", disable=not progress) as bar:
         while done < len(questions):
-            batch = questions[done:done + config.batch_size]
+            # batches never span two rounds k: the plan for per_item = n is a prefix of the plan for n + 1
+            batch = questions[done:min(done + config.batch_size, (done // len(entries) + 1) * len(entries))]
             torch.manual_seed(int(rng_for(config.seed, f"variant-batch/{done}").integers(2**31)))
             answers = answer_questions(chat(), [e["question"] for e, _ in batch])
             log_file.append({"start": done, "answers": answers})
