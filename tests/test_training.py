@@ -354,7 +354,8 @@ def test_dev_evaluation_draws_its_randomness_from_a_fixed_seed() -> None:
             return [(1.0, (batch * noise).sum(), torch.tensor(float(batch.numel()))),
                     (0.8, noise.sum(), torch.tensor(float(batch.numel())))]
 
-    acc, model = Accelerator(cpu=not torch.cuda.is_available()), Noisy()  # the trainer's choice: one state per process
+    # the trainer's device choice: accelerate allows one AcceleratorState per process
+    acc, model = Accelerator(cpu=not torch.cuda.is_available()), Noisy()
     dl = torch.utils.data.DataLoader(torch.ones(6, 3), batch_size=2)
     torch.manual_seed(1)
     first = evaluate(acc, model, dl)

@@ -87,7 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                 "(speech generator data; re-run to resume)")
     variants.add_argument("dir", type=Path, help="corpus folder built by `vocalnet data synth`")
     variants.add_argument("--split", default="train", help="whose questions to answer again (writes <split>_variants.json)")
-    variants.add_argument("--per-item", type=int, default=1, help="sampled answers per question (a rerun may raise it: earlier variants are kept)")
+    variants.add_argument("--per-item", type=int, default=1,
+                          help="sampled answers per question (a rerun may raise it: earlier variants are kept)")
     variants.add_argument("--seed", type=int, default=0)
     variants.add_argument("--temperature", type=float, default=0.8)
     variants.add_argument("--top-p", type=float, default=0.95)
