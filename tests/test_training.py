@@ -366,3 +366,12 @@ def test_dev_evaluation_draws_its_randomness_from_a_fixed_seed() -> None:
     assert torch.equal(torch.rand(1), after_first)  # the RNG stream continued as if nothing had run
     torch.manual_seed(1)
     assert torch.equal(torch.rand(1), after_first)
+
+
+def test_shipped_recipe_configs_load() -> None:
+    """Every training config shipped with the recipes parses: known keys, valid values, a known stage."""
+    configs = Path(__file__).resolve().parents[1] / "vocalnet" / "training" / "recipes" / "configs"
+    paths = [p for p in sorted(configs.rglob("*.yaml")) if "accelerate" not in p.parts]
+    assert len(paths) >= 4
+    stages = {TrainConfig.load(p).stage for p in paths}
+    assert {"align", "s2t", "s2s", "vocoder"} <= stages
