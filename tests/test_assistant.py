@@ -205,6 +205,15 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
     (voice,) = report.by_voice
     assert (voice.voice, voice.n) == ("piper:joe", 1) and voice.query_wer > 0.5  # noise is not the question
     assert "s->t" in report.table() and len(report.table().splitlines()) == 5
+    report.write_details(tmp_path / "details.jsonl")
+    details = [json.loads(line) for line in (tmp_path / "details.jsonl").read_text().splitlines()]
+    (graded,) = [d for d in details if d["kind"] == "accuracy"]
+    assert graded["id"] == "t0" and graded["s2t_correct"] == bool(report.s2t_accuracy)
+    for s in report.settings:  # the per-answer records add up to the table's WER
+        spoken = [d for d in details if d["kind"] == "spoken" and d["mtp"] == s.mtp]
+        assert [d["id"] for d in spoken] == ["t0", "t1"] and all(d["speech_tokens"] > 0 for d in spoken)
+        assert sum(d["word_errors"] for d in spoken) / max(sum(d["words"] for d in spoken), 1) == s.wer
+    assert "details" not in report.to_dict()
     assert is_correct("It is Paris, of course.", "paris") and not is_correct("Parisian food.", "Paris")
 
 

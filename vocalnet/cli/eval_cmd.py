@@ -42,9 +42,13 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     from ..evaluation.system import evaluate_system
 
     mtp = [int(x) for x in args.mtp.split(",") if x.strip()]  # empty: accuracy only (e.g. a stage-1 model)
+    if args.details and not Path(args.details).parent.is_dir():  # fail before the long run, not after it
+        raise FileNotFoundError(f"--details: folder {Path(args.details).parent} does not exist")
     report = evaluate_system(Path(args.model) if args.model else None, Path(args.data), mtp, args.limit, args.speech_limit,
                              args.precision, answer_rules(args))
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
+    if args.details:
+        report.write_details(Path(args.details))
     return 0
 
 
@@ -89,6 +93,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--speech-limit", type=int, default=40, help="questions used for spoken-answer metrics per m")
     run.add_argument("--precision", default="int8", choices=["int8", "fp32"], help="LLM and generator weights")
     run.add_argument("--json", action="store_true")
+    run.add_argument("--details", default=None, help="also write every question's and spoken answer's results "
+                                                     "here (JSON lines)")
     add_answer_rules(run)
     run.set_defaults(func=cmd_eval_run)
 

@@ -72,6 +72,7 @@ class SystemReport:
     settings: list[SettingReport] = field(default_factory=list)
     by_voice: list[VoiceReport] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)  # one record per graded question and per spoken answer
 
     def table(self) -> str:
         lines = []
@@ -90,7 +91,17 @@ class SystemReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The summary (per-answer `details` are left to `write_details`)."""
+        out = asdict(self)
+        del out["details"]
+        return out
+
+    def write_details(self, path: Path) -> None:
+        """Every graded question (both answers, the ASR judge's transcript of the query) and every spoken
+        answer (text, the judge's transcript, its word errors, DNSMOS, speed) as JSON lines."""
+        import json
+
+        Path(path).write_text("".join(json.dumps(d) + "\n" for d in self.details))
 
 
 def load_test_items(manifest: Path, limit: int | None = None) -> list[TestItem]:
@@ -151,8 +162,12 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     for it in tqdm(graded, desc="accuracy", unit="q"):
         spoken = _text_only(vn, it.query)
         typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, it.question, rules=vn.answer_rules)
+        heard = asr.transcribe(it.query)
         outcomes.append(_Outcome(it.voice, is_correct(spoken, it.reference), is_correct(typed, it.reference),
-                                 word_errors(it.question, asr.transcribe(it.query))))
+                                 word_errors(it.question, heard)))
+        report.details.append({"kind": "accuracy", "id": it.id, "voice": it.voice, "question": it.question,
+                               "query_heard": heard, "reference": it.reference, "s2t": spoken, "t2t": typed,
+                               "s2t_correct": outcomes[-1].s2t, "t2t_correct": outcomes[-1].t2t})
         if len(report.examples) < 10:
             report.examples.append({"id": it.id, "question": it.question, "reference": it.reference,
                                     "s2t": spoken, "t2t": typed})
@@ -172,16 +187,24 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     for m in mtp_values:
         errors = ErrorCounts(0, 0)
         ovrl = []
-        for reply in tqdm(replies[m], desc=f"judge m={m}", unit="q"):
+        for it, reply in zip(speech_items, tqdm(replies[m], desc=f"judge m={m}", unit="q")):
             wav16 = resample(reply.audio, reply.sample_rate, 16000)
-            errors += word_errors(reply.text, asr.transcribe(wav16))
+            heard = asr.transcribe(wav16)
+            answer_errors = word_errors(reply.text, heard)
+            errors += answer_errors
             ovrl.append(mos.score(wav16)["ovrl"])
+            report.details.append({"kind": "spoken", "id": it.id, "mtp": m, "text": reply.text, "heard": heard,
+                                   "word_errors": answer_errors.edits, "words": answer_errors.ref_len,
+                                   "dnsmos_ovrl": ovrl[-1], **{k: reply.metrics[k] for k in _SPOKEN_METRICS}})
         report.settings.append(SettingReport(m, errors.rate, float(np.mean(ovrl)),
                                              _median(replies[m], "tokens_per_s"), _paired_speedup(replies, m),
                                              1000 * _median(replies[m], "first_packet_s"), _median(replies[m], "rtf"),
                                              float(np.mean([r.metrics["ended_with_eos"] for r in replies[m]])),
                                              len(speech_items)))
     return report
+
+
+_SPOKEN_METRICS = ("speech_tokens", "tokens_per_s", "first_packet_s", "rtf", "ended_with_eos")
 
 
 def _by_voice(outcomes: list[_Outcome]) -> list[VoiceReport]:
