@@ -71,7 +71,6 @@ class SystemReport:
     accuracy_items: int
     settings: list[SettingReport] = field(default_factory=list)
     by_voice: list[VoiceReport] = field(default_factory=list)
-    examples: list[dict[str, Any]] = field(default_factory=list)
     details: list[dict[str, Any]] = field(default_factory=list)  # one record per graded question and per spoken answer
 
     def table(self) -> str:
@@ -91,9 +90,11 @@ class SystemReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary (per-answer `details` are left to `write_details`)."""
+        """The summary, with the first graded questions' answers as `examples` (the rest of `details` is
+        left to `write_details`)."""
         out = asdict(self)
-        del out["details"]
+        graded = [d for d in out.pop("details") if d["kind"] == "accuracy"][:10]
+        out["examples"] = [{k: d[k] for k in ("id", "question", "reference", "s2t", "t2t")} for d in graded]
         return out
 
     def write_details(self, path: Path) -> None:
@@ -168,9 +169,6 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
         report.details.append({"kind": "accuracy", "id": it.id, "voice": it.voice, "question": it.question,
                                "query_heard": heard, "reference": it.reference, "s2t": spoken, "t2t": typed,
                                "s2t_correct": outcomes[-1].s2t, "t2t_correct": outcomes[-1].t2t})
-        if len(report.examples) < 10:
-            report.examples.append({"id": it.id, "question": it.question, "reference": it.reference,
-                                    "s2t": spoken, "t2t": typed})
     if graded:
         report.s2t_accuracy = sum(o.s2t for o in outcomes) / len(outcomes)
         report.t2t_accuracy = sum(o.t2t for o in outcomes) / len(outcomes)
