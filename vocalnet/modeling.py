@@ -73,6 +73,7 @@ class VocalNetModel(nn.Module):
         self.speech_generator = SpeechGenerator(config.generator)
         self.tokenizer = tokenizer
         self._prompt: Prompt | None = None
+        self._eot_id: int | None = None
 
     # ---- construction ------------------------------------------------------------------------------
     @classmethod
@@ -169,11 +170,14 @@ class VocalNetModel(nn.Module):
     # ---- forward passes ----------------------------------------------------------------------------
     @property
     def eot_id(self) -> int:
+        """The end-of-turn token: the config's, else looked up in the tokenizer once (a vocabulary scan)."""
         if self.config.eot_token_id is not None:
             return self.config.eot_token_id
-        if self.tokenizer is None:
-            raise ValueError("no tokenizer and no eot_token_id in the config")
-        return end_of_turn_id(self.tokenizer)
+        if self._eot_id is None:
+            if self.tokenizer is None:
+                raise ValueError("no tokenizer and no eot_token_id in the config")
+            self._eot_id = end_of_turn_id(self.tokenizer)
+        return self._eot_id
 
     @property
     def prompt(self) -> Prompt:

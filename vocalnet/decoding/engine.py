@@ -261,13 +261,17 @@ class SpeechDecoder:
         key = (r0, r1, vis, self.text_len)
         if self._mask_memo is not None and self._mask_memo[0] == key:
             return self._mask_memo[1]
+        dtype = self.g.embedding.weight.dtype
         if r1 - r0 == 1 and vis[0] == self.text_len:
             mask = None
+        elif r1 - r0 == 1:  # one row (every decoding step): it sees all speech keys, text up to vis[0]
+            mask = torch.zeros(1, 1, 1, self.text_len + r1, dtype=dtype, device=dev)
+            mask[..., vis[0] : self.text_len] = float("-inf")
         else:
             rows = torch.arange(r0, r1, device=dev)
             text_keys = torch.arange(self.text_len, device=dev)[None, :] < torch.tensor(vis, device=dev)[:, None]
             speech_keys = torch.arange(r1, device=dev)[None, :] <= rows[:, None]
-            mask = _additive(torch.cat([text_keys, speech_keys], dim=1)[None, None], self.g.embedding.weight.dtype)
+            mask = _additive(torch.cat([text_keys, speech_keys], dim=1)[None, None], dtype)
         self._mask_memo = (key, mask)
         return mask
 
