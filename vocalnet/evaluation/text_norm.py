@@ -9,6 +9,9 @@ Rules (spec section 8), applied in this order:
   zero (``007``) and integers of 19+ digits are read digit by digit; ``&`` -> "and";
 - punctuation replaced by spaces, except apostrophes inside words (contractions such as "don't" and
   possessives stay as they are, never expanded);
+- British spellings made American ("colour" -> "color", "metres" -> "meters"), with the word list of
+  Whisper's own English normaliser (the `whisper-normalizer` package): the ASR judge, Whisper tiny.en,
+  writes American spellings, so a correctly spoken "colour" would otherwise count as an error;
 - whitespace collapsed and stripped.
 """
 
@@ -18,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 
 import jiwer
 
@@ -83,8 +87,16 @@ def ordinal_to_words(digits: str) -> str:
     return " ".join([*head, last])
 
 
+@cache
+def _american_spelling() -> Callable[[str], str]:
+    from whisper_normalizer.english import EnglishSpellingNormalizer
+
+    return EnglishSpellingNormalizer()
+
+
 def normalize_text(text: str) -> str:
-    """Lower-case, numbers as words, punctuation removed, whitespace collapsed (see module docstring)."""
+    """Lower-case, numbers as words, punctuation removed, American spelling, whitespace collapsed (see
+    module docstring)."""
     text = _APOSTROPHES.sub("'", unicodedata.normalize("NFKC", text).lower())
     text = text.replace("%", " percent ").replace("&", " and ")
     text = _THOUSANDS_COMMA.sub("", text)
@@ -92,7 +104,7 @@ def normalize_text(text: str) -> str:
     text = _DECIMAL.sub(lambda m: f" {integer_to_words(m.group(1))} point {_digits_to_words(m.group(2))} ", text)
     text = _INTEGER.sub(lambda m: f" {integer_to_words(m.group(0))} ", text)
     text = _PUNCTUATION.sub(" ", _STRAY_APOSTROPHE.sub(" ", text))
-    return _SPACES.sub(" ", text).strip()
+    return _american_spelling()(_SPACES.sub(" ", text).strip())
 
 
 @dataclass(frozen=True)
