@@ -204,7 +204,8 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
     assert report.settings[0].speedup == 1.0 and report.settings[1].speedup > 0
     (voice,) = report.by_voice
     assert (voice.voice, voice.n) == ("piper:joe", 1) and voice.query_wer > 0.5  # noise is not the question
-    assert "s->t" in report.table() and len(report.table().splitlines()) == 5
+    assert "s->t" in report.table() and len(report.table().splitlines()) == 6
+    assert f"torch threads {torch.get_num_threads()}" in report.table().splitlines()[0]
     report.write_details(tmp_path / "details.jsonl")
     details = [json.loads(line) for line in (tmp_path / "details.jsonl").read_text().splitlines()]
     (graded,) = [d for d in details if d["kind"] == "accuracy"]

@@ -72,9 +72,11 @@ class SystemReport:
     settings: list[SettingReport] = field(default_factory=list)
     by_voice: list[VoiceReport] = field(default_factory=list)
     details: list[dict[str, Any]] = field(default_factory=list)  # one record per graded question and per spoken answer
+    # what the figures depend on beyond the weights: the int8 LLM's greedy answers change with the thread count
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     def table(self) -> str:
-        lines = []
+        lines = [", ".join(f"{k} {v}" for k, v in self.conditions.items())] if self.conditions else []
         if self.accuracy_items:
             ratio = self.s2t_accuracy / self.t2t_accuracy if self.t2t_accuracy else float("nan")
             lines.append(f"accuracy on {self.accuracy_items} questions with a reference: s->t {100 * self.s2t_accuracy:.1f}%"
@@ -159,7 +161,11 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     outcomes: list[_Outcome] = []
     base_path = vn.model.config.llm or default_asset_paths().llm
     base_llm, base_tok = load_llm(base_path), load_tokenizer(base_path)
-    report = SystemReport(None, None, len(graded))
+    import torch
+
+    report = SystemReport(None, None, len(graded), conditions={
+        "model": str(model_dir or "vocalnet-smol (shipped)"), "precision": precision,
+        "torch threads": torch.get_num_threads(), "torch": torch.__version__})
     for it in tqdm(graded, desc="accuracy", unit="q"):
         spoken = _text_only(vn, it.query)
         typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, it.question, rules=vn.answer_rules)
