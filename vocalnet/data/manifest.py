@@ -26,7 +26,6 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "category": str, "split": str, "query_voice": dict, "answer_audio": str, "answer_latent": str,
     "query_seconds": (int, float), "answer_seconds": (int, float),
 }
-OFFICIAL_FIELDS = ("id", "speech", "conversations", "units")
 
 
 class ManifestError(ValueError):

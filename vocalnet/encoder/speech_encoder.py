@@ -16,8 +16,6 @@ from torch import nn
 from transformers import WhisperConfig
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-WHISPER_FRAMES_30S = 3000
-
 
 class SpeechEncoder(nn.Module):
     """Log-mel (B, n_mels, T) -> encoder states (B, ceil(T/2), D) at 50 Hz, with their lengths."""
