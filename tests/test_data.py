@@ -273,12 +273,14 @@ def test_read_entries_resolves_paths_and_rejects_bad_manifests(corpus: Path, tmp
 # ------------------------------------------------------------------------------------------- readings
 
 def test_readings_are_cased_deterministic_resumable_and_loadable(assets, tmp_path: Path) -> None:
-    """Common words cased as the backbone spells them, the same sentences for a seed, 16 kHz audio in
-    train voices only, a resumed run renders nothing twice, and the manifest loads as training data."""
+    """Common words cased as the backbone spells them, the same sentences for a seed, 16 kHz queries in
+    train voices only and the same text as the answer in the assistant voice (audio and latent), a
+    resumed run renders nothing twice, and the manifest loads as training data and passes the check."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed")
+    from vocalnet.data.check import check_corpus
     from vocalnet.data.readings import BLOCKED, plan_readings, reading_words, synthesize_readings
-    from vocalnet.data.voices import TEST_POOL
+    from vocalnet.data.voices import ANSWER_RATE, TEST_POOL
     from vocalnet.training.data import load_dialogues
 
     words = reading_words(assets.llm, top_n=5000)
@@ -287,16 +289,27 @@ def test_readings_are_cased_deterministic_resumable_and_loadable(assets, tmp_pat
     plan = plan_readings(40, 3, words)
     assert plan == plan_readings(40, 3, words) and plan != plan_readings(40, 4, words)
     assert all(it["query_voice"].get("voice") not in TEST_POOL.espeak_voices for it in plan)
-    assert len({it["question"] for it in plan}) == 40
+    assert len({it["question"] for it in plan}) == 40 and all(it["answer"] == it["question"] for it in plan)
 
-    summary = synthesize_readings(tmp_path, 3, 3, assets.llm, workers=1)
-    assert summary.items == 3 and summary.rendered_now == 3 and summary.hours > 0
+    summary = synthesize_readings(tmp_path, 3, 3, assets.llm, workers=1, progress=False)
+    assert (summary.items, summary.rendered_now, summary.failed) == (3, 3, 0)
+    assert summary.query_hours > 0 and summary.answer_hours > 0
     dialogues = load_dialogues(tmp_path / "readings.json")
     assert [d.question for d in dialogues] == [it["question"] for it in plan_readings(3, 3, reading_words(assets.llm))]
-    for d in dialogues:
+    assert [d.answer for d in dialogues] == [d.question for d in dialogues]
+    entries = json.loads((tmp_path / "readings.json").read_text())
+    for d, e in zip(dialogues, entries):
         info = sf.info(str(d.query_wav))
         assert info.samplerate == 16000 and info.channels == 1 and info.duration > 0.3
-    assert synthesize_readings(tmp_path, 4, 3, assets.llm, workers=1).rendered_now == 1
+        answer = sf.info(str(tmp_path / e["answer_audio"]))
+        assert answer.samplerate == ANSWER_RATE and abs(answer.duration - e["answer_seconds"]) < 0.01
+        latent = np.load(tmp_path / e["answer_latent"])
+        assert latent.ndim == 2 and latent.shape[-1] > 10
+    report = check_corpus(tmp_path, allow_missing_units=True, manifests=[tmp_path / "readings.json"])
+    assert not report.errors, report.format(5)
+    again = synthesize_readings(tmp_path, 4, 3, assets.llm, workers=1, progress=False)
+    assert (again.items, again.rendered_now) == (4, 1)
+    assert json.loads((tmp_path / "readings.json").read_text())[:3] == entries
 
 
 def test_clean_latents_are_the_noise_free_mean_of_each_answer(corpus: Path, tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ def cmd_data_readings(args: argparse.Namespace) -> int:
 
     llm = args.llm or default_asset_paths().llm
     print(synthesize_readings(args.out, args.num, args.seed, llm, workers=args.workers).format())
+    print(f"speech units for the generator: vocalnet tokenizer encode {args.out / 'readings.json'}")
     return 0
 
 
@@ -75,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--workers", type=int, default=None, help="TTS processes (default: one per core)")
     synth.set_defaults(func=cmd_data_synth)
 
-    readings = data.add_parser("readings", help="read-speech corpus (common words, train voices) for the align stage")
+    readings = data.add_parser("readings", help="sentences of common words: queries in the train voices, the same "
+                                                "text as the answer in the assistant voice")
     readings.add_argument("--out", type=Path, required=True, help="folder (re-run the same command to resume)")
     readings.add_argument("--num", type=int, default=8000, help="sentences to render")
     readings.add_argument("--seed", type=int, default=0)

@@ -1,35 +1,38 @@
-"""Read-speech corpus for the adaptor's align stage: sentences of common English words, spoken by the
-train query voices, with their transcripts.
+"""Read-speech corpus: sentences of common English words, spoken by the train query voices and, as the
+answer, by the assistant voice, with their transcripts.
 
 Why: the dialogue corpus has a few thousand distinct words, and its test entities never occur in
-train, so a CTC-aligned adaptor never hears most of the words a user may say ("Ireland" -> "is").
-Readings widen the vocabulary cheaply: words come from wordfreq's English frequency list (not from
-the question tables), cased the way the backbone's tokenizer spells them, so proper nouns read as
-"Ireland" rather than "ireland". Entries use the official manifest format with the transcript as
-`question` (and as the gpt turn), so the align stage can add them to its training set.
+train. Readings widen the vocabulary cheaply: words come from wordfreq's English frequency list (not
+from the question tables), cased the way the backbone's tokenizer spells them, so proper nouns read as
+"Ireland" rather than "ireland". Entries use the corpus's manifest format with the transcript as
+`question` and as the gpt turn (the answer repeats the query), so both training stages can add them.
 
-Measured on vocalnet-smol it did not help: one more align epoch with 6,000 readings moved test CTC WER
-from 29.3% to 31.5% (README, "Training"), so the smol recipe leaves them out.
+- Align stage (the query audio): measured on vocalnet-smol, it did not help; one more align epoch with
+  6,000 readings moved test CTC WER from 29.3% to 31.5% (README, "Training").
+- Speech generator (the answer audio, units from `vocalnet tokenizer encode`): the shipped generator
+  mis-speaks words it rarely heard in training answers (session 17, 40 spoken test answers at m = 3:
+  93% of the words absent from the training answers were misheard by the ASR judge, 75% of those
+  heard 1-9 times, 19% of those heard 1,000+ times), so readings give it many more words to speak.
+
+Rendering goes through the corpus's `RenderQueue` (resumable from ``.readings/tts.jsonl``).
 """
 
 from __future__ import annotations
 
-import functools
-import multiprocessing as mp
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from ..audio.io import write_audio
-from .manifest import SPEECH_PLACEHOLDER
-from .state import atomic_path, write_json
-from .voices import QUERY_RATE, TRAIN_POOL, QueryRenderer, SeededPiper, rng_for, sample_query_voice
+from .manifest import make_entry
+from .render import RenderQueue
+from .state import write_json
+from .voices import TRAIN_POOL, AnswerVoiceFactory, rng_for, sample_query_voice
 
 MANIFEST_NAME = "readings.json"
+STATE_DIR = ".readings"
 BLOCKED = frozenset({"fuck", "fucking", "fucked", "shit", "bitch", "cunt", "twat", "dick", "pussy", "cock",
                      "porn", "nigga", "nigger", "fag", "faggot", "slut", "whore", "rape", "raped", "asshole"})
 CARRIERS = ("What is {}?", "Tell me about {}.", "How do you say {}?", "Where is {}?", "Is {} true?",
@@ -71,26 +74,15 @@ def reading_text(rng: np.random.Generator, words: list[str]) -> str:
 class ReadingsSummary:
     items: int
     rendered_now: int
-    hours: float
+    failed: int
+    query_hours: float
+    answer_hours: float
     seconds: float
 
     def format(self) -> str:
-        return (f"{self.items} readings ({self.rendered_now} rendered now), {self.hours:.2f} h of audio, "
+        return (f"{self.items} readings ({self.rendered_now} rendered now, {self.failed} failed in TTS), "
+                f"{self.query_hours:.2f} h of queries, {self.answer_hours:.2f} h of answers, "
                 f"{self.seconds / 60:.1f} min")
-
-
-@functools.cache
-def _renderer() -> QueryRenderer:
-    """One renderer per worker process."""
-    return QueryRenderer(SeededPiper(threads=1))
-
-
-def _render(job: tuple[dict[str, Any], str]) -> None:
-    """Render one reading to its wav file (in a worker process)."""
-    item, out = job
-    wav = _renderer().render(item["question"], item["query_voice"])
-    with atomic_path(Path(out) / item["speech"]) as tmp:
-        write_audio(tmp, wav, QUERY_RATE)
 
 
 def plan_readings(num: int, seed: int, words: list[str]) -> list[dict[str, Any]]:
@@ -100,25 +92,31 @@ def plan_readings(num: int, seed: int, words: list[str]) -> list[dict[str, Any]]
         rid = f"read-{i:06d}"
         rng = rng_for(seed, rid)
         text = reading_text(rng, words)
-        items.append({"id": rid, "speech": f"wavs/{rid}.wav", "question": text,
-                      "conversations": [{"from": "human", "value": SPEECH_PLACEHOLDER}, {"from": "gpt", "value": text}],
-                      "category": "reading", "split": "train", "query_voice": sample_query_voice(rng, TRAIN_POOL)})
+        items.append({"id": rid, "split": "train", "question": text, "answer": text, "category": "reading",
+                      "reference": None, "query_voice": sample_query_voice(rng, TRAIN_POOL),
+                      "answer_seed": int(rng.integers(2**31))})
     return items
 
 
-def synthesize_readings(out: str | Path, num: int, seed: int, llm_dir: str | Path, workers: int = 2) -> ReadingsSummary:
-    """Render `num` readings into `out` (resumable: finished files are kept) and write its manifest."""
-    import soundfile as sf
+def synthesize_readings(out: str | Path, num: int, seed: int, llm_dir: str | Path, workers: int = 2,
+                        answer_voice: AnswerVoiceFactory | None = None, progress: bool = True) -> ReadingsSummary:
+    """Render `num` readings (query and answer audio, answer latents) into `out` and write its manifest.
+    Resumable: a re-run renders only what is missing, and a larger `num` adds items. `answer_voice`
+    defaults to the corpus's (`vocalnet data synth`'s default settings)."""
+    from .synth import SynthConfig
 
     out = Path(out)
     t0 = time.time()
     items = plan_readings(num, seed, reading_words(llm_dir))
-    todo = [it for it in items if not (out / it["speech"]).is_file()]
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(workers) as pool:
-        for _ in tqdm(pool.imap_unordered(_render, [(it, str(out)) for it in todo], chunksize=4),
-                      total=len(todo), desc="readings", unit="utt"):
-            pass
-    seconds = sum(sf.info(str(out / it["speech"])).duration for it in items)
-    write_json(out / MANIFEST_NAME, items)
-    return ReadingsSummary(len(items), len(todo), seconds / 3600, time.time() - t0)
+    (out / STATE_DIR).mkdir(parents=True, exist_ok=True)
+    voice = answer_voice or SynthConfig().answer_voice()
+    with RenderQueue(out, out / STATE_DIR / "tts.jsonl", voice, workers, len(items), progress) as tts:
+        before = sum(it["id"] in tts.records for it in items)
+        tts.add(items)
+        records = tts.wait()
+    done = [(it, records[it["id"]]) for it in items if "error" not in records[it["id"]]]
+    entries = [make_entry(it, rec["query_seconds"], rec["answer_seconds"]) for it, rec in done]
+    write_json(out / MANIFEST_NAME, entries)
+    return ReadingsSummary(len(entries), len(items) - before, len(items) - len(entries),
+                           sum(e["query_seconds"] for e in entries) / 3600,
+                           sum(e["answer_seconds"] for e in entries) / 3600, time.time() - t0)
