@@ -148,6 +148,8 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
                     answer_rules: AnswerRules | None = None) -> SystemReport:
     """Accuracy on `limit` items; spoken-answer metrics on the first `speech_limit` items per m. The
     assistant's text answers and the typed backbone's follow the same `answer_rules`."""
+    import torch
+
     from ..assets import default_asset_paths
     from ..assistant import VocalNet
     from ..llm.backbone import load_llm, load_tokenizer
@@ -161,8 +163,6 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     outcomes: list[_Outcome] = []
     base_path = vn.model.config.llm or default_asset_paths().llm
     base_llm, base_tok = load_llm(base_path), load_tokenizer(base_path)
-    import torch
-
     report = SystemReport(None, None, len(graded), conditions={
         "model": str(model_dir or "vocalnet-smol (shipped)"), "precision": precision,
         "torch threads": torch.get_num_threads(), "torch": torch.__version__})
