@@ -210,6 +210,26 @@ def test_streamed_text_runs_once_per_chunk_and_decodes_the_same() -> None:
     assert got[1][0] == got[5][0] == units[0].tolist()
 
 
+def test_text_rows_ride_with_the_next_speech_row() -> None:
+    """Each module runs a chunk's text rows in the same layer call as its next speech row: no call
+    carries text alone, and every module takes every chunk once (60 units need all 20 text rows)."""
+    gen = tiny(position_layout="separate")
+    text, units = data(L=20, N=60)
+    calls: list[tuple[int, object]] = []
+    run_module = gen.run_module
+    gen.run_module = lambda j, x, rope, mask, caches=None, segment="speech", out_rows=None: (
+        calls.append((j, segment)) or run_module(j, x, rope, mask, caches, segment, out_rows))
+    dec = SpeechDecoder(gen, DecodingOptions(mtp=2, max_tokens=61), ForcedSampler(units[0].tolist(), gen.config.eos_id))
+    for i in range(0, text.shape[1], 5):
+        dec.push_text(text[:, i : i + 5])
+    dec.finish()
+    assert dec.tokens == units[0].tolist()
+    assert all(seg == "speech" or isinstance(seg, int) for _, seg in calls)
+    text_rows = {j: sum(seg for k, seg in calls if k == j and isinstance(seg, int)) for j in range(3)}
+    assert text_rows == {j: text.shape[1] + 1 for j in range(3)}  # BOS + every text row, once per module
+    assert sum(isinstance(seg, int) for j, seg in calls if j == 0) == 4  # chunks: BOS+5, 5, 5, 5
+
+
 def test_sampling_is_seeded_and_top_k_one_is_greedy() -> None:
     gen = tiny()
     text, _ = data()

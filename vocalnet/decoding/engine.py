@@ -5,8 +5,10 @@ every MTP module in use, the text seen so far and the tokens emitted. Text hidde
 `push_text` (streaming: causal text, as in the streaming training mask) or all at once with
 `generate` (non-streaming: bidirectional text). Tokens are emitted as soon as the schedule of
 `vocalnet.generator.masks.text_visibility` allows: token u_k needs the text that speech row k-1 sees.
-Streamed text is buffered until it lets the next speech row start, then runs through the generator
-in one call per layer: the C_t-token text chunks of the schedule, not one call per token.
+Streamed text is buffered until it lets the next speech row start, then runs through the pre-net in
+one call per layer: the C_t-token text chunks of the schedule, not one call per token. The decoder
+and the MTP modules take a chunk's text rows in the same layer call as their next speech row (at
+batch size 1 a call's fixed cost outweighs its arithmetic, and MTP runs more modules per chunk).
 
 Module j (0 = decoder, j >= 1 = MTP module j) processes speech rows lazily: row r runs once its input
 exists and the text that base row r + j sees has arrived. Every module therefore computes exactly the
@@ -84,6 +86,8 @@ class SpeechDecoder:
         self.text_final = False
         self.bidirectional_text = False
         self.text_buffer: list[torch.Tensor] = []  # streamed text hidden states not yet run
+        self.text_pending: list[torch.Tensor | None] = [None] * (self.n_modules + 1)  # module inputs, not yet run
+        self.text_cached = [0] * (self.n_modules + 1)  # text positions in each module's KV cache
         self.tokens: list[int] = []
         self.rows_done = [0] * (self.n_modules + 1)
         self.pending: list[torch.Tensor | None] = [None] * (self.n_modules + 1)
@@ -158,6 +162,7 @@ class SpeechDecoder:
             raise RuntimeError("cannot add text after speech decoding started in non-streaming mode")
 
     def _add_text(self, text_hidden: torch.Tensor, bidirectional: bool) -> None:
+        """Run the pre-net over new text; the decoder takes its rows with its next speech row."""
         self._check_text(text_hidden)
         g = self.g
         dev, n = text_hidden.device, text_hidden.shape[1]
@@ -167,17 +172,16 @@ class SpeechDecoder:
         self.prenet_len += n
         if self.text_len == 0:
             x = torch.cat([g.embedding(torch.tensor([[self.cfg.bos_id]], device=dev)), x], dim=1)
-        k = x.shape[1]
-        pos = torch.arange(self.text_len, self.text_len + k, device=dev)[None]
-        rope = g.rope(pos, x.dtype)
-        for j in range(self.n_modules + 1):
-            if j:
-                x = g.module_input(j, x, torch.full((1, k), self.cfg.pad_id, device=dev))
-            mask = self._text_mask(self.text_len, k, self.rows_done[j], not bidirectional, dev)
-            # the last module's text outputs feed nothing: its layers only store their keys/values
-            x = g.run_module(j, x, rope, mask, self.caches[j], "text", 0 if j == self.n_modules else None)
-        self.text_len += k
+        self._queue_text(0, x)
+        self.text_len += x.shape[1]
         self.bidirectional_text = bidirectional
+
+    def _queue_text(self, j: int, x: torch.Tensor) -> None:
+        """Text rows (1, k, H) waiting to run through module j (as its input)."""
+        if j:
+            x = self.g.module_input(j, x, torch.full(x.shape[:2], self.cfg.pad_id, device=x.device))
+        p = self.text_pending[j]
+        self.text_pending[j] = x if p is None else torch.cat([p, x], dim=1)
 
     @staticmethod
     def _text_mask(past: int, new: int, speech_keys: int, causal: bool, device: torch.device) -> torch.Tensor:
@@ -225,18 +229,30 @@ class SpeechDecoder:
         return self.tokens[row - 1] if row - 1 < len(self.tokens) else self.cfg.pad_id
 
     def _process(self, j: int, upto: int, dev: torch.device) -> torch.Tensor:
-        """Run module j over its pending speech rows [rows_done[j], upto); returns their outputs (the last
-        module in use: the newest row's only, unless tracing)."""
+        """Run module j over its pending speech rows [rows_done[j], upto), after its pending text rows in
+        the same call; returns the speech rows' outputs (the last module in use: the newest row's only,
+        unless tracing)."""
         g = self.g
         r0 = self.rows_done[j]
         if self.speech_offset is None:
             self.speech_offset = self.text_len if self.cfg.position_layout == "concat" else 0
         x = self._row_inputs(j, r0, upto, dev)
         cos, sin = self._speech_rope(dev, x.dtype)
-        rope = cos[:, r0:upto], sin[:, r0:upto]
+        rope, mask = (cos[:, r0:upto], sin[:, r0:upto]), self._speech_mask(j, r0, upto, dev)
+        text, nt = self.text_pending[j], 0
+        if text is not None:  # the text rows come first: they see text only, never speech
+            nt, self.text_pending[j] = text.shape[1], None
+            pos = torch.arange(self.text_cached[j], self.text_cached[j] + nt, device=dev)[None]
+            t_cos, t_sin = g.rope(pos, x.dtype)
+            x, rope = torch.cat([text, x], 1), (torch.cat([t_cos, rope[0]], 1), torch.cat([t_sin, rope[1]], 1))
+            mask = self._merged_mask(j, nt, mask, upto, dev)
+            self.text_cached[j] += nt
         last_only = j == self.n_modules and not self.tracing  # only the newest row feeds a head
-        h = g.run_module(j, x, rope, self._speech_mask(j, r0, upto, dev), self.caches[j], "speech",
-                         1 if last_only else None)
+        h = g.run_module(j, x, rope, mask, self.caches[j], nt if nt else "speech", 1 if last_only else None)
+        if nt and not last_only:  # (the last module in use outputs its newest speech row only)
+            if j < self.n_modules:
+                self._queue_text(j + 1, h[:, :nt])
+            h = h[:, nt:]
         self.rows_done[j] = upto
         if j < self.n_modules:
             self.pending[j + 1] = h if self.pending[j + 1] is None else torch.cat([self.pending[j + 1], h], dim=1)
@@ -250,6 +266,16 @@ class SpeechDecoder:
             rows = torch.arange(self.speech_offset, self.speech_offset + len(self._streaming_vis), device=dev)
             self._rope_table = self.g.rope(rows[None], dtype)
         return self._rope_table
+
+    def _merged_mask(self, j: int, nt: int, speech: torch.Tensor | None, r1: int, dev: torch.device) -> torch.Tensor:
+        """Additive mask of [nt new text rows, speech rows] over [text, speech] keys: text rows see the
+        text before them (all of it when bidirectional), speech rows as `_speech_mask` says."""
+        dtype = self.g.embedding.weight.dtype
+        n_speech = r1 - self.rows_done[j]
+        text = _additive(self._text_mask(self.text_cached[j], nt, r1, not self.bidirectional_text, dev), dtype)
+        if speech is None:
+            speech = torch.zeros(1, 1, n_speech, self.text_len + r1, dtype=dtype, device=dev)
+        return torch.cat([text, speech], dim=2)
 
     def _speech_mask(self, j: int, r0: int, r1: int, dev: torch.device) -> torch.Tensor | None:
         """Mask of speech rows [r0, r1) in module j over [text, speech] keys (None: all keys visible).

@@ -75,6 +75,9 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -
     return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, -1), signed_sin)
 
 
+Segment = str | int  # "text", "speech", or n: n text rows followed by speech rows
+
+
 class KVCache:
     """Keys/values of one attention layer, ordered [text, speech] in one growable buffer.
 
@@ -101,8 +104,13 @@ class KVCache:
             new_k[:, :, :n], new_v[:, :, :n] = self._k[:, :, :n], self._v[:, :, :n]
         self._k, self._v = new_k, new_v
 
-    def append(self, segment: str, k: torch.Tensor, v: torch.Tensor) -> None:
-        """Append (B, heads, T, d) keys/values to the text or speech segment."""
+    def append(self, segment: Segment, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Append (B, heads, T, d) keys/values to the text or speech segment (an int n: the first n
+        rows are text, the rest speech)."""
+        if isinstance(segment, int):
+            self.append("text", k[:, :, :segment], v[:, :, :segment])
+            self.append("speech", k[:, :, segment:], v[:, :, segment:])
+            return
         nt, ns, t = self._len["text"], self._len["speech"], k.shape[2]
         self._reserve(k, nt + ns + t)
         if segment == "text" and ns:
@@ -163,7 +171,7 @@ class Attention(nn.Module):
         rope: tuple[torch.Tensor, torch.Tensor],
         mask: torch.Tensor | None,
         cache: KVCache | None = None,
-        segment: str = "speech",
+        segment: Segment = "speech",
         out_rows: int | None = None,
     ) -> torch.Tensor:
         """x: (B, T, H); mask: bool or additive float (B or 1, 1, T, S) over [cached text, cached speech]
@@ -249,7 +257,7 @@ class DecoderLayer(nn.Module):
         rope: tuple[torch.Tensor, torch.Tensor],
         mask: torch.Tensor | None,
         cache: KVCache | None = None,
-        segment: str = "speech",
+        segment: Segment = "speech",
         out_rows: int | None = None,
     ) -> torch.Tensor:
         """`out_rows`: compute the outputs of the last rows only (all rows still fill the cache)."""

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import SpeechGeneratorConfig
-from .layers import DecoderLayer, HeadStack, KVCache, RMSNorm, RotaryEmbedding
+from .layers import DecoderLayer, HeadStack, KVCache, RMSNorm, RotaryEmbedding, Segment
 from .masks import causal_mask, resolve_streaming_flags, sample_mask
 
 
@@ -120,7 +120,7 @@ class SpeechGenerator(nn.Module):
 
     def run_module(
         self, j: int, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor,
-        caches: list[KVCache] | None = None, segment: str = "speech", out_rows: int | None = None,
+        caches: list[KVCache] | None = None, segment: Segment = "speech", out_rows: int | None = None,
     ) -> torch.Tensor:
         """Transformer layers of module j over x (already the module's input). `out_rows`: the output
         of the last rows only (decoding: the other rows' outputs are not needed, only their keys/values)."""
