@@ -87,7 +87,6 @@ class SpeechDecoder:
         self.bidirectional_text = False
         self.text_buffer: list[torch.Tensor] = []  # streamed text hidden states not yet run
         self.text_pending: list[torch.Tensor | None] = [None] * (self.n_modules + 1)  # module inputs, not yet run
-        self.text_cached = [0] * (self.n_modules + 1)  # text positions in each module's KV cache
         self.tokens: list[int] = []
         self.rows_done = [0] * (self.n_modules + 1)
         self.pending: list[torch.Tensor | None] = [None] * (self.n_modules + 1)
@@ -242,11 +241,10 @@ class SpeechDecoder:
         text, nt = self.text_pending[j], 0
         if text is not None:  # the text rows come first: they see text only, never speech
             nt, self.text_pending[j] = text.shape[1], None
-            pos = torch.arange(self.text_cached[j], self.text_cached[j] + nt, device=dev)[None]
-            t_cos, t_sin = g.rope(pos, x.dtype)
+            past = self.caches[j][0].length("text")  # text positions already in the module's cache
+            t_cos, t_sin = g.rope(torch.arange(past, past + nt, device=dev)[None], x.dtype)
             x, rope = torch.cat([text, x], 1), (torch.cat([t_cos, rope[0]], 1), torch.cat([t_sin, rope[1]], 1))
-            mask = self._merged_mask(j, nt, mask, upto, dev)
-            self.text_cached[j] += nt
+            mask = self._merged_mask(j, past, nt, mask, upto, dev)
         last_only = j == self.n_modules and not self.tracing  # only the newest row feeds a head
         h = g.run_module(j, x, rope, mask, self.caches[j], nt if nt else "speech", 1 if last_only else None)
         if nt and not last_only:  # (the last module in use outputs its newest speech row only)
@@ -267,12 +265,14 @@ class SpeechDecoder:
             self._rope_table = self.g.rope(rows[None], dtype)
         return self._rope_table
 
-    def _merged_mask(self, j: int, nt: int, speech: torch.Tensor | None, r1: int, dev: torch.device) -> torch.Tensor:
-        """Additive mask of [nt new text rows, speech rows] over [text, speech] keys: text rows see the
-        text before them (all of it when bidirectional), speech rows as `_speech_mask` says."""
+    def _merged_mask(self, j: int, past: int, nt: int, speech: torch.Tensor | None, r1: int,
+                     dev: torch.device) -> torch.Tensor:
+        """Additive mask of [nt new text rows after `past` cached ones, speech rows] over [text, speech]
+        keys: text rows see the text before them (all of it when bidirectional), speech rows as
+        `_speech_mask` says."""
         dtype = self.g.embedding.weight.dtype
         n_speech = r1 - self.rows_done[j]
-        text = _additive(self._text_mask(self.text_cached[j], nt, r1, not self.bidirectional_text, dev), dtype)
+        text = _additive(self._text_mask(past, nt, r1, not self.bidirectional_text, dev), dtype)
         if speech is None:
             speech = torch.zeros(1, 1, n_speech, self.text_len + r1, dtype=dtype, device=dev)
         return torch.cat([text, speech], dim=2)
