@@ -151,9 +151,13 @@ def test_streaming_vocoder_default_starts_sooner_and_stays_close(vocoder: Vocode
         StreamingVocoder(vocoder, right_context=2, crossfade_frames=4)
 
 
-def test_latent_window_is_exact() -> None:
+@pytest.mark.parametrize("dilations", [None, [1, 2, 4, 1]])
+def test_latent_window_is_exact(dilations: list[int] | None) -> None:
     torch.manual_seed(0)
-    m = UnitToLatent(UnitToLatentConfig(unit_vocab_size=16, channels=16, latent_dim=4)).eval()
+    m = UnitToLatent(UnitToLatentConfig(unit_vocab_size=16, channels=16, latent_dim=4, unit_dilations=dilations)).eval()
+    assert m.receptive_field[0] == (4 if dilations is None else 8)
+    with pytest.raises(ValueError, match="one dilation"):
+        UnitToLatentConfig(unit_dilations=[1, 2])
     u = torch.randint(0, 16, (50,))
     with torch.no_grad():
         full = m(u[None], torch.tensor([50]), torch.tensor([m.frames_for(50)]))[0]

@@ -33,24 +33,34 @@ class UnitToLatentConfig:
     channels: int = 256
     unit_blocks: int = 4
     unit_kernel: int = 3
+    unit_dilations: list[int] | None = None  # per unit block (None: all 1); widens the context, and the lookahead
     frame_blocks: int = 4
     frame_kernel: int = 5
     phase_buckets: int = 4
     unit_rate: float = 25.0
     frame_rate: float = 22050 / 256
 
+    def __post_init__(self) -> None:
+        d = self.unit_dilations
+        if d is not None and (len(d) != self.unit_blocks or min(d) < 1):
+            raise ValueError(f"unit_dilations needs one dilation >= 1 per unit block ({self.unit_blocks}), got {d}")
+
     @property
     def frames_per_unit(self) -> float:
         return self.frame_rate / self.unit_rate
+
+    @property
+    def dilations(self) -> list[int]:
+        return list(self.unit_dilations) if self.unit_dilations is not None else [1] * self.unit_blocks
 
 
 class ResBlock(nn.Module):
     """x + conv1x1(gelu(conv_k(norm(x)))), channels-first; the norm is per frame (local in time)."""
 
-    def __init__(self, channels: int, kernel: int) -> None:
+    def __init__(self, channels: int, kernel: int, dilation: int = 1) -> None:
         super().__init__()
         self.norm = ChannelNorm(channels)
-        self.conv = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
+        self.conv = nn.Conv1d(channels, channels, kernel, padding=dilation * (kernel // 2), dilation=dilation)
         self.proj = nn.Conv1d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -69,7 +79,7 @@ class UnitToLatent(nn.Module):
         super().__init__()
         self.config = c = config
         self.embed = nn.Embedding(c.unit_vocab_size, c.channels)
-        self.unit_blocks = nn.ModuleList(ResBlock(c.channels, c.unit_kernel) for _ in range(c.unit_blocks))
+        self.unit_blocks = nn.ModuleList(ResBlock(c.channels, c.unit_kernel, d) for d in c.dilations)
         self.phase = nn.Embedding(c.phase_buckets, c.channels)
         self.frame_blocks = nn.ModuleList(ResBlock(c.channels, c.frame_kernel) for _ in range(c.frame_blocks))
         self.out = nn.Conv1d(c.channels, c.latent_dim, 1)
@@ -90,7 +100,7 @@ class UnitToLatent(nn.Module):
     def receptive_field(self) -> tuple[int, int]:
         """(units, frames) of context needed on each side for exact windowed computation."""
         c = self.config
-        return c.unit_blocks * (c.unit_kernel // 2), c.frame_blocks * (c.frame_kernel // 2)
+        return sum(c.dilations) * (c.unit_kernel // 2), c.frame_blocks * (c.frame_kernel // 2)
 
     # ---- forward -------------------------------------------------------------------------------------------
     def forward(self, units: torch.Tensor, unit_lens: torch.Tensor, frame_lens: torch.Tensor,
