@@ -42,7 +42,7 @@ class UnitToLatentConfig:
 
     def __post_init__(self) -> None:
         d = self.unit_dilations
-        if d is not None and (len(d) != self.unit_blocks or min(d) < 1):
+        if d is not None and (len(d) != self.unit_blocks or any(x < 1 for x in d)):
             raise ValueError(f"unit_dilations needs one dilation >= 1 per unit block ({self.unit_blocks}), got {d}")
 
     @property
