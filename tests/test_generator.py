@@ -139,14 +139,29 @@ def test_padded_batch_equals_single_samples(variant: str, layout: str, mode: str
         assert torch.allclose(batch.sample_losses[i], single.sample_losses[0], atol=1e-5), i
 
 
-def test_hidden_dropout_acts_only_while_training() -> None:
-    plain, dropped = tiny(), tiny(hidden_dropout=0.3)
+@pytest.mark.parametrize("regulariser", [dict(hidden_dropout=0.3), dict(unit_noise=0.3), dict(text_dropout=0.3)])
+def test_training_regularisers_act_only_while_training(regulariser: dict) -> None:
+    plain, dropped = tiny(), tiny(**regulariser)
     dropped.load_state_dict(plain.state_dict())
     text, units = data(N=20)
     loss = lambda g: g(text, [13], units, [20], "streaming").loss  # noqa: E731
     assert torch.equal(loss(dropped), loss(plain))  # eval mode: the same function
     dropped.train()
     assert not torch.equal(loss(dropped), loss(dropped))  # training: a new dropout mask each call
+
+
+def test_unit_noise_corrupts_only_unit_inputs_at_its_rate() -> None:
+    gen = tiny(unit_noise=0.25)
+    c = gen.config
+    units = torch.randint(0, c.unit_vocab_size, (64, 50), generator=torch.Generator().manual_seed(3))
+    s_in, _, _ = gen._speech_io(units, [50] * 32 + [30] * 32)
+    torch.manual_seed(0)
+    noisy = gen._corrupt_units(s_in)
+    special = s_in >= c.unit_vocab_size
+    assert torch.equal(noisy[special], s_in[special])  # SOS and PAD untouched
+    assert int(noisy[~special].max()) < c.unit_vocab_size
+    changed = (noisy != s_in)[~special].float().mean()
+    assert 0.2 < changed < 0.26  # replaced with p = 0.25, minus replacements that drew the same unit
 
 
 def test_random_mask_mode_is_seeded_and_mixed() -> None:
@@ -262,7 +277,7 @@ def test_repetition_penalty_lowers_recent_tokens() -> None:
 # ---- configuration ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [
     dict(hidden_size=30, num_heads=4), dict(variant="medusa"), dict(mtp_num=-1), dict(special_tokens=3),
-    dict(dropout=1.5), dict(hidden_dropout=-0.1), dict(position_layout="interleaved"), dict(unit_vocab_size=0), dict(mtp_loss_decay=0),
+    dict(dropout=1.5), dict(hidden_dropout=-0.1), dict(unit_noise=1.0), dict(text_dropout=-0.5), dict(position_layout="interleaved"), dict(unit_vocab_size=0), dict(mtp_loss_decay=0),
     dict(variant="group", group_size=4),
 ])
 def test_bad_configs_fail_clearly(bad: dict) -> None:

@@ -43,6 +43,12 @@ class SpeechGeneratorConfig:
       stream, while training (0: none, as officially). A small corpus needs it: without it the smol
       generator's main-head CE was 1.04 on training answers against 1.53 on dev answers.
       `phoneme_voice` is the espeak-ng voice (language) that pronounces the words.
+    unit_noise: while training, the chance that an input speech unit (never a target) is replaced by a
+      random unit, so that the next unit is read more from the text than from the units before it (the
+      decoder meets its own mistakes when it runs free). 0: off, as officially.
+    text_dropout: while training, the chance that a text position's hidden state and token embedding
+      are zeroed, leaving only its phonemes, so that the generator learns how spelt-out sounds are
+      spoken rather than how each known token is (unseen words carry phonemes too). 0: off.
     """
 
     hidden_size: int = 576
@@ -73,6 +79,8 @@ class SpeechGeneratorConfig:
     phoneme_embed_size: int = 32
     phoneme_vocab: int = 256
     phoneme_voice: str = "en-us"
+    unit_noise: float = 0.0
+    text_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -131,7 +139,7 @@ class SpeechGeneratorConfig:
         kv = self.num_kv_heads or self.num_heads
         if self.num_heads % kv:
             raise ConfigError(f"num_heads {self.num_heads} not divisible by num_kv_heads {kv}")
-        for name in ("dropout", "hidden_dropout"):
+        for name in ("dropout", "hidden_dropout", "unit_noise", "text_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0.0 < self.mtp_loss_decay <= 1.0:

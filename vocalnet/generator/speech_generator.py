@@ -105,6 +105,9 @@ class SpeechGenerator(nn.Module):
         x = self.input_proj(hidden) if self.input_proj is not None else hidden
         if self.embed_proj is not None:
             x = x + self.embed_proj(text_hidden[..., c.llm_hidden_size : c.llm_hidden_size + c.text_embed_size])
+        if self.training and c.text_dropout:
+            keep = torch.rand(x.shape[:-1], device=x.device) >= c.text_dropout
+            x = x * keep.unsqueeze(-1).to(x.dtype)
         if self.phoneme_proj is not None:
             ids = text_hidden[..., c.llm_hidden_size + c.text_embed_size :].round().long()
             x = x + self.phoneme_proj(self.phoneme_embed(ids).flatten(-2))
@@ -223,6 +226,8 @@ class SpeechGenerator(nn.Module):
         Tp = L + 1
 
         s_in, s_out, s_rows = self._speech_io(speech_tokens, speech_lens)
+        if self.training and c.unit_noise:
+            s_in = self._corrupt_units(s_in)
         if c.variant == "group":
             s_in_x = self.group_embedding(s_in)
         else:
@@ -289,6 +294,13 @@ class SpeechGenerator(nn.Module):
         sos = torch.full((B, 1, g), c.pad_id, dtype=torch.long, device=dev)
         sos[:, 0, 0] = c.sos_id
         return torch.cat([sos, grp], dim=1), s_out, rows
+
+    def _corrupt_units(self, s_in: torch.Tensor) -> torch.Tensor:
+        """Replace each input unit (not SOS or PAD) by a random unit with probability `unit_noise`."""
+        c = self.config
+        hit = (torch.rand(s_in.shape, device=s_in.device) < c.unit_noise) & (s_in < c.unit_vocab_size)
+        noise = torch.randint(0, c.unit_vocab_size, s_in.shape, device=s_in.device)
+        return torch.where(hit, noise, s_in)
 
     def _positions(self, t_lens: list[int], Tp: int, Sp: int, dev: torch.device) -> torch.Tensor:
         """Per-sample position ids: text 0..L; speech after the sample's own text (concat) or from 0."""

@@ -7,7 +7,7 @@ timbre back. Whisper's encoder runs at 50 Hz; two frames are averaged to reach 2
 token rate). The vocabulary defaults to 1024: enough to separate phones in context at 25 Hz, small
 enough for a CPU-sized generator (its heads are hidden x vocab) and for a corpus of ~10 hours.
 The clustered layer defaults to Whisper tiny.en's third layer (index 2): in a resynthesis test
-(units -> vocoder -> ASR, 583 training answers) its units gave 17% WER, against 28% for layer 1
+(units -> vocoder -> ASR, 583 training answers) its units gave 17% WER, against 28% for index 1
 and 85% for the final layer, whose features are too contextual for k-means to keep the phones.
 A supervised variant (features of +-4 tokens of layer 3, projected by ridge regression onto the
 voice latent, k-means there) resynthesised worse: 12.4% against 9.1% WER on 40 test answers.
