@@ -214,6 +214,8 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
         spoken = [d for d in details if d["kind"] == "spoken" and d["mtp"] == s.mtp]
         assert [d["id"] for d in spoken] == ["t0", "t1"] and all(d["speech_tokens"] > 0 for d in spoken)
         assert sum(d["word_errors"] for d in spoken) / max(sum(d["words"] for d in spoken), 1) == s.wer
+        capped = sum(min(d["word_errors"], max(d["words"], 1)) for d in spoken)
+        assert capped / max(sum(d["words"] for d in spoken), 1) == s.wer_capped <= s.wer
     assert "details" not in report.to_dict()
     assert report.to_dict()["examples"] == [{k: graded[k] for k in ("id", "question", "reference", "s2t", "t2t")}]
     assert is_correct("It is Paris, of course.", "paris") and not is_correct("Parisian food.", "Paris")

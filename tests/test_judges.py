@@ -15,7 +15,7 @@ from vocalnet.cli.eval_cmd import register
 from vocalnet.evaluation import load_items
 from vocalnet.evaluation.asr import AsrJudge
 from vocalnet.evaluation.mos import MosJudge
-from vocalnet.evaluation.text_norm import corpus_wer, integer_to_words, normalize_text, wer
+from vocalnet.evaluation.text_norm import ErrorCounts, corpus_wer, integer_to_words, normalize_text, wer, word_errors
 
 SENTENCES = (
     "The quick brown fox jumps over the lazy dog.",
@@ -76,6 +76,13 @@ def _run_cli(argv: list[str]) -> int:
 )
 def test_normaliser(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
+
+
+def test_capped_errors_count_at_most_one_per_reference_word() -> None:
+    looping = word_errors("the capital is paris", "the capital is paris " + "of the memorial " * 20)
+    wrong = word_errors("the capital is paris", "nothing like it")
+    assert looping.edits == 60 and looping.capped() == ErrorCounts(4, 4)
+    assert wrong.capped() == wrong and ErrorCounts(3, 0).capped() == ErrorCounts(1, 0)
 
 
 def test_wer_is_symmetric_in_number_style() -> None:

@@ -1,7 +1,8 @@
 """`vocalnet eval run`: the whole assistant on a test manifest, per decoding setting (spec section 8).
 
-Reported per MTP setting m: WER of the spoken answer's ASR transcript against the text answer,
-DNSMOS OVRL, speech tokens per second, first-packet latency and RTF. Reported once (they do not
+Reported per MTP setting m: WER of the spoken answer's ASR transcript against the text answer (and
+the same with each answer's errors capped at its word count, so that one looping transcript cannot
+outweigh the rest), DNSMOS OVRL, speech tokens per second, first-packet latency and RTF. Reported once (they do not
 depend on m): s->t accuracy on questions with a reference answer, and t->t accuracy of the backbone
 LLM answering the same questions typed (its own accuracy, the ceiling for s->t). Both are also
 broken down by query voice, beside the ASR judge's WER on those queries: what the Whisper encoder
@@ -37,6 +38,7 @@ class TestItem:
 class SettingReport:
     mtp: int
     wer: float
+    wer_capped: float  # each answer's errors counted up to its word count (ErrorCounts.capped)
     dnsmos_ovrl: float
     tokens_per_s: float
     speedup: float  # median over answers of tokens/s against the same answer's m = 0 run (nan without m = 0)
@@ -84,10 +86,10 @@ class SystemReport:
             for v in self.by_voice:
                 lines.append(f"  {v.voice:<28} n {v.n:>4}  s->t {100 * v.s2t_accuracy:5.1f}%  t->t {100 * v.t2t_accuracy:5.1f}%"
                              f"  query ASR WER {100 * v.query_wer:5.1f}%")
-        lines.append(f"{'m':>2} {'WER %':>7} {'DNSMOS':>7} {'tok/s':>7} {'x NTP':>6} {'1st pkt ms':>10} {'RTF':>6} "
+        lines.append(f"{'m':>2} {'WER %':>7} {'capped':>7} {'DNSMOS':>7} {'tok/s':>7} {'x NTP':>6} {'1st pkt ms':>10} {'RTF':>6} "
                      f"{'EOS %':>6} {'n':>4}")
         for s in self.settings:
-            lines.append(f"{s.mtp:>2} {100 * s.wer:>7.2f} {s.dnsmos_ovrl:>7.3f} {s.tokens_per_s:>7.1f} {s.speedup:>6.2f} "
+            lines.append(f"{s.mtp:>2} {100 * s.wer:>7.2f} {100 * s.wer_capped:>7.2f} {s.dnsmos_ovrl:>7.3f} {s.tokens_per_s:>7.1f} {s.speedup:>6.2f} "
                          f"{s.first_packet_ms:>10.0f} {s.rtf:>6.3f} {100 * s.eos_rate:>6.1f} {s.n:>4}")
         return "\n".join(lines)
 
@@ -189,18 +191,19 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
             vn.mtp = m
             replies[m].append(vn.chat(it.query))
     for m in mtp_values:
-        errors = ErrorCounts(0, 0)
+        errors = capped = ErrorCounts(0, 0)
         ovrl = []
         for it, reply in zip(speech_items, tqdm(replies[m], desc=f"judge m={m}", unit="q")):
             wav16 = resample(reply.audio, reply.sample_rate, 16000)
             heard = asr.transcribe(wav16)
             answer_errors = word_errors(reply.text, heard)
             errors += answer_errors
+            capped += answer_errors.capped()
             ovrl.append(mos.score(wav16)["ovrl"])
             report.details.append({"kind": "spoken", "id": it.id, "mtp": m, "text": reply.text, "heard": heard,
                                    "word_errors": answer_errors.edits, "words": answer_errors.ref_len,
                                    "dnsmos_ovrl": ovrl[-1], **{k: reply.metrics[k] for k in _SPOKEN_METRICS}})
-        report.settings.append(SettingReport(m, errors.rate, float(np.mean(ovrl)),
+        report.settings.append(SettingReport(m, errors.rate, capped.rate, float(np.mean(ovrl)),
                                              _median(replies[m], "tokens_per_s"), _paired_speedup(replies, m),
                                              1000 * _median(replies[m], "first_packet_s"), _median(replies[m], "rtf"),
                                              float(np.mean([r.metrics["ended_with_eos"] for r in replies[m]])),

@@ -119,6 +119,11 @@ class ErrorCounts:
         """edits / ref_len; an empty reference counts each inserted unit as one error (rate = edits)."""
         return self.edits / max(self.ref_len, 1)
 
+    def capped(self) -> ErrorCounts:
+        """At most one error per reference unit: an utterance wholly wrong, or a transcript that loops on
+        past the audio (Whisper tiny's hallucinations), then weighs as much as an utterance all deleted."""
+        return ErrorCounts(min(self.edits, max(self.ref_len, 1)), self.ref_len)
+
     def __add__(self, other: ErrorCounts) -> ErrorCounts:
         return ErrorCounts(self.edits + other.edits, self.ref_len + other.ref_len)
 
