@@ -219,6 +219,9 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
     assert "details" not in report.to_dict()
     assert report.to_dict()["examples"] == [{k: graded[k] for k in ("id", "question", "reference", "s2t", "t2t")}]
     assert is_correct("It is Paris, of course.", "paris") and not is_correct("Parisian food.", "Paris")
+    spoken_only = evaluate_system(model_dir, tmp_path / "test.json", [0], speech_limit=1, accuracy=False)
+    assert spoken_only.accuracy_items == 0 and spoken_only.s2t_accuracy is None and "s->t" not in spoken_only.table()
+    assert [(s.mtp, s.n) for s in spoken_only.settings] == [(0, 1)]
 
 
 def test_mtp_speedup_is_paired_per_question() -> None:

@@ -45,7 +45,7 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     if args.details and not Path(args.details).parent.is_dir():  # fail before the long run, not after it
         raise FileNotFoundError(f"--details: folder {Path(args.details).parent} does not exist")
     report = evaluate_system(Path(args.model) if args.model else None, Path(args.data), mtp, args.limit, args.speech_limit,
-                             args.precision, answer_rules(args))
+                             args.precision, answer_rules(args), accuracy=not args.no_accuracy)
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
     if args.details:
         report.write_details(Path(args.details))
@@ -90,6 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--data", required=True, help="test manifest (official format with question/reference)")
     run.add_argument("--mtp", default="0,1,2,3,5", help="comma-separated MTP settings ('' for accuracy only)")
     run.add_argument("--limit", type=int, default=None, help="questions used for accuracy")
+    run.add_argument("--no-accuracy", action="store_true",
+                     help="spoken-answer metrics only (e.g. generators trained behind the same stage 1)")
     run.add_argument("--speech-limit", type=int, default=40, help="questions used for spoken-answer metrics per m")
     run.add_argument("--precision", default="int8", choices=["int8", "fp32"], help="LLM and generator weights")
     run.add_argument("--json", action="store_true")

@@ -147,9 +147,10 @@ def backbone_answer(llm, tokenizer, system_prompt: str, question: str, max_new_t
 
 def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int], limit: int | None = None,
                     speech_limit: int | None = 40, precision: str = "int8",
-                    answer_rules: AnswerRules | None = None) -> SystemReport:
-    """Accuracy on `limit` items; spoken-answer metrics on the first `speech_limit` items per m. The
-    assistant's text answers and the typed backbone's follow the same `answer_rules`."""
+                    answer_rules: AnswerRules | None = None, accuracy: bool = True) -> SystemReport:
+    """Accuracy on `limit` items (unless `accuracy` is False, e.g. to compare speech generators behind
+    one stage 1); spoken-answer metrics on the first `speech_limit` items per m. The assistant's text
+    answers and the typed backbone's follow the same `answer_rules`."""
     import torch
 
     from ..assets import default_asset_paths
@@ -161,10 +162,11 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     items = load_test_items(manifest, limit)
     vn = VocalNet.from_pretrained(model_dir, precision=precision, answer_rules=answer_rules)
     asr, mos = AsrJudge(), MosJudge()
-    graded = [it for it in items if it.reference and it.question]
+    graded = [it for it in items if it.reference and it.question] if accuracy else []
     outcomes: list[_Outcome] = []
-    base_path = vn.model.config.llm or default_asset_paths().llm
-    base_llm, base_tok = load_llm(base_path), load_tokenizer(base_path)
+    if graded:
+        base_path = vn.model.config.llm or default_asset_paths().llm
+        base_llm, base_tok = load_llm(base_path), load_tokenizer(base_path)
     report = SystemReport(None, None, len(graded), conditions={
         "model": str(model_dir or "vocalnet-smol (shipped)"), "precision": precision,
         "torch threads": torch.get_num_threads(), "torch": torch.__version__})
