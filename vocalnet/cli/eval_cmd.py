@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..models import DEFAULT_TOKENIZER, DEFAULT_VOCODER
-from .options import add_answer_rules, answer_rules
+from .options import add_answer_rules, add_threads, answer_rules, apply_threads
 
 if TYPE_CHECKING:
     from ..evaluation.asr import AsrReport
@@ -44,6 +44,7 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     mtp = [int(x) for x in args.mtp.split(",") if x.strip()]  # empty: accuracy only (e.g. a stage-1 model)
     if args.details and not Path(args.details).parent.is_dir():  # fail before the long run, not after it
         raise FileNotFoundError(f"--details: folder {Path(args.details).parent} does not exist")
+    apply_threads(args)
     report = evaluate_system(Path(args.model) if args.model else None, Path(args.data), mtp, args.limit, args.speech_limit,
                              args.precision, answer_rules(args), accuracy=not args.no_accuracy)
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
@@ -98,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--details", default=None, help="also write every question's and spoken answer's results "
                                                      "here (JSON lines)")
     add_answer_rules(run)
+    add_threads(run)
     run.set_defaults(func=cmd_eval_run)
 
     rs = judges.add_parser("resynth", help="answer audio -> units -> vocoder -> audio: WER, DNSMOS, vocoder RTF")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .options import add_answer_rules, answer_rules
+from .options import add_answer_rules, add_threads, answer_rules, apply_threads
 
 
 def _int_list(text: str) -> list[int]:
@@ -74,6 +74,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     if (args.query is None) == (args.text is None):
         raise ValueError("give a spoken question (QUERY.wav) or --text, not both")
+    threads = apply_threads(args)
     vn = VocalNet.from_pretrained(args.model, mtp=args.mtp, precision=args.precision, answer_rules=answer_rules(args))
     stats: dict = {}
     audio = []
@@ -88,7 +89,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     print(f"spoken answer: {args.out} ({stats['audio_s']:.1f} s)")
     if args.stream:
         print(f"first-packet latency {1000 * stats['first_packet_s']:.0f} ms, RTF {stats['rtf']:.3f}, "
-              f"speech tokens/s {stats['tokens_per_s']:.0f} (mtp={vn.mtp}), playback stall {1000 * stats['stall_s']:.0f} ms")
+              f"speech tokens/s {stats['tokens_per_s']:.0f} (mtp={vn.mtp}), playback stall {1000 * stats['stall_s']:.0f} ms, "
+              f"{threads} thread{'s' if threads > 1 else ''}")
     return 0
 
 
@@ -132,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--precision", default="int8", choices=["int8", "fp32"],
                       help="LLM and speech generator weights (int8: dynamic quantisation, faster on CPU)")
     chat.add_argument("--stream", action="store_true", help="report first-packet latency and RTF of the stream")
+    add_threads(chat)
     add_answer_rules(chat)
     chat.set_defaults(func=cmd_chat)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..llm.answer_rules import AnswerRules
 
@@ -18,3 +19,35 @@ def add_answer_rules(parser: argparse.ArgumentParser) -> None:
 
 def answer_rules(args: argparse.Namespace) -> AnswerRules:
     return AnswerRules(no_repeat_ngram=args.no_repeat_ngram, max_sentences=args.max_sentences or None)
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    """--threads: torch's CPU threads for a latency-bound run (batch-1 decoding)."""
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: $OMP_NUM_THREADS if set, else the cores the load "
+                             "average leaves idle, at least 1)")
+
+
+def idle_cores() -> int:
+    """Cores this process may use minus the 1-minute load average, at least 1.
+
+    Batch-1 decoding runs thousands of tiny ops, and torch's OpenMP threads spin while they wait for
+    each other: with a second thread on a core another process keeps busy, every op waits for the
+    scheduler (vocalnet-smol's first packet went from 0.21 s to 20 s beside a training job; with one
+    thread it stayed at 0.25 s).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores - round(os.getloadavg()[0]))
+
+
+def apply_threads(args: argparse.Namespace) -> int:
+    """Set torch's thread count from --threads, else leave $OMP_NUM_THREADS alone, else `idle_cores`."""
+    import torch
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    elif not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(idle_cores())
+    return torch.get_num_threads()
