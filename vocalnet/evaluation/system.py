@@ -2,10 +2,10 @@
 
 Reported per MTP setting m: WER of the spoken answer's ASR transcript against the text answer (and
 the same with each answer's errors capped at its word count, so that one looping transcript cannot
-outweigh the rest), DNSMOS OVRL, speech tokens per second, first-packet latency and RTF. Reported once (they do not
-depend on m): s->t accuracy on questions with a reference answer, and t->t accuracy of the backbone
-LLM answering the same questions typed (its own accuracy, the ceiling for s->t). Both are also
-broken down by query voice, beside the ASR judge's WER on those queries: what the Whisper encoder
+outweigh the rest), DNSMOS OVRL, speech tokens per second, first-packet latency and RTF. Reported
+once (they do not depend on m): s->t accuracy on questions with a reference answer, and t->t
+accuracy of the backbone LLM answering the same questions typed (its own accuracy, the ceiling for
+s->t). Both are also broken down by query voice, beside the ASR judge's WER on those queries: what the Whisper encoder
 alone makes of each voice, a ceiling for understanding it.
 """
 
