@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -131,15 +132,19 @@ def test_bad_inputs_give_clear_errors(vn: VocalNet, tmp_path: Path, case: str, m
         vn.chat(text="   ")
 
 
-def test_chat_cli(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    out = tmp_path / "answer.wav"
+@pytest.fixture
+def keep_threads() -> Iterator[None]:
+    """Restore torch's thread count after a test that sets it."""
     threads = torch.get_num_threads()
-    try:
-        assert cli_main(["chat", "--model", str(model_dir), "--text", "Hello?", "--out", str(out), "--stream",
-                         "--threads", "1"]) == 0
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(threads)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_chat_cli(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, keep_threads: None) -> None:
+    out = tmp_path / "answer.wav"
+    assert cli_main(["chat", "--model", str(model_dir), "--text", "Hello?", "--out", str(out), "--stream",
+                     "--threads", "1"]) == 0
+    assert torch.get_num_threads() == 1
     printed = capsys.readouterr().out
     assert "first-packet latency" in printed and "1 thread" in printed and out.is_file()
     audio, sr = sf.read(out)
@@ -147,29 +152,25 @@ def test_chat_cli(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert cli_main(["chat", "--model", str(model_dir), str(tmp_path / "nope.wav")]) == 2
 
 
-def test_thread_policy_leaves_busy_cores_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_thread_policy_leaves_busy_cores_alone(monkeypatch: pytest.MonkeyPatch, keep_threads: None) -> None:
     """Without --threads or $OMP_NUM_THREADS, torch gets the cores the load average leaves idle."""
     import argparse
     import os
 
     from vocalnet.cli import options
 
-    threads = torch.get_num_threads()
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    try:
-        for load, expected in [(0.1, 4), (1.6, 2), (7.0, 1)]:
-            monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
-            assert options.idle_cores() == expected
-            assert options.apply_threads(argparse.Namespace(threads=None)) == expected
-        assert options.apply_threads(argparse.Namespace(threads=3)) == 3  # an explicit count wins
-        monkeypatch.setenv("OMP_NUM_THREADS", "2")
-        torch.set_num_threads(2)
-        assert options.apply_threads(argparse.Namespace(threads=None)) == 2  # the environment is left alone
-        with pytest.raises(ValueError, match="at least 1"):
-            options.apply_threads(argparse.Namespace(threads=0))
-    finally:
-        torch.set_num_threads(threads)
+    for load, expected in [(0.1, 4), (1.6, 2), (7.0, 1)]:
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert options.idle_cores() == expected
+        assert options.apply_threads(argparse.Namespace(threads=None)) == expected
+    assert options.apply_threads(argparse.Namespace(threads=3)) == 3  # an explicit count wins
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    torch.set_num_threads(2)
+    assert options.apply_threads(argparse.Namespace(threads=None)) == 2  # the environment is left alone
+    with pytest.raises(ValueError, match="at least 1"):
+        options.apply_threads(argparse.Namespace(threads=0))
 
 
 def test_model_folder_without_vocoder_uses_the_shipped_one_and_checks_units(model_dir: Path, tmp_path: Path) -> None:
