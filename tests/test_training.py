@@ -65,7 +65,7 @@ def write_config(corpus: Path, folder: Path, stage: str, **extra) -> Path:
            "dev_manifest": str(corpus / "dev.json"), "cache_dir": str(corpus / "cache"),
            "optim": {"lr": 3e-3, "batch_size": 4, "max_steps": 8, "warmup_ratio": 0.0},
            "log_every": 1, "eval_every": 4, "save_every": 4, "seed": 0}
-    if stage == "s2t":
+    if stage == "s2t" and "init_from" not in extra:
         cfg["model"] = {"llm": str(corpus / "llm"), "speech_encoder": str(corpus / "whisper"), "adaptor_hidden_size": 32,
                         "system_prompt": "Answer briefly.",
                         "generator": {"hidden_size": 32, "llm_hidden_size": 48, "ffn_dim": 64, "num_heads": 4,
@@ -208,6 +208,23 @@ def test_stage1_trains_adaptor_and_lora(stage1: Path) -> None:
     assert model.config.lora is None and not any("lora" in n for n, _ in model.llm.named_parameters())
     assert torch.equal(before, model.llm.get_input_embeddings().weight)
     assert list((run / "tb").rglob("events.out.tfevents*"))
+
+
+def test_stage1_continues_a_checkpoint_and_refuses_one_without_lora(stage1: Path, corpus: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig.load(write_config(corpus, tmp_path / "c", "s2t", init_from=str(stage1)))
+    start = Stage1Recipe(cfg).build().model.state_dict()
+    stored = load_file(str(stage1 / "model.safetensors"))
+    assert all(torch.equal(start[k], stored[k].float()) for k in stored)  # adaptor, LoRA and generator
+    out = train(write_config(corpus, tmp_path / "c", "s2t", init_from=str(stage1)))
+    assert losses(tmp_path / "c")[0] < losses(stage1.parent)[0]  # it goes on from the trained adaptor and LoRA
+    cont = load_file(str(out / "model.safetensors"))
+    lora = [k for k in stored if "lora_" in k]
+    assert any(not torch.equal(cont[k], stored[k]) for k in lora)
+    merged = VocalNetModel.from_pretrained(stage1)
+    merged.merge_lora()
+    merged.save_pretrained(tmp_path / "merged")
+    with pytest.raises(ValueError, match="no LoRA adapters"):
+        Stage1Recipe(TrainConfig.load(write_config(corpus, tmp_path / "m", "s2t", init_from=str(tmp_path / "merged")))).build()
 
 
 def test_stage2_trains_generator_only(stage1: Path, corpus: Path, tmp_path: Path) -> None:

@@ -45,8 +45,8 @@ class TrainConfig:
     LoRA), "s2s" (stage 2: speech generator only) or "vocoder".
 
     model: a VocalNetConfig dict (stage 1 starts from it; for "vocoder", a UnitToLatentConfig dict) —
-    or `init_from`, a vocalnet checkpoint folder (stage 2 starts from the stage-1 model). Relative
-    paths are taken from the current working directory.
+    or `init_from`, a vocalnet checkpoint folder (stage 2 starts from the stage-1 model; stage 1
+    continues its adaptor and LoRA). Relative paths are taken from the current working directory.
     """
 
     stage: str

@@ -4,7 +4,7 @@ Loss: the LLM's cross-entropy on answer + end-of-turn. With `repeat_question` > 
 dialogues also appears as a "repeat the question" item (its own system prompt, the question text as
 target): a dense alignment task that makes the adaptor carry the words of the query, which answering
 alone teaches slowly. `adaptor_from` starts the adaptor from the align stage's CTC-trained one
-(`align_ctc`). Frozen Whisper outputs are cached per query (both tasks share them).
+(`align_ctc`); `init_from` instead continues a whole stage-1 checkpoint (adaptor and LoRA). Frozen Whisper outputs are cached per query (both tasks share them).
 Export: a vocalnet checkpoint holding the adaptor, the LoRA adapters (mergeable with
 `VocalNetModel.merge_lora`) and the (still untrained) speech generator; the base LLM and Whisper are
 referenced, not copied.
@@ -26,7 +26,7 @@ from ...checkpoint.io import submodule_state
 from ...config import VocalNetConfig
 from ...llm.backbone import Prompt, build_prompt
 from ...modeling import VocalNetModel
-from ..config import TrainConfig
+from ..config import ConfigError, TrainConfig
 from ..trainer import LossModule
 from ..data import Dialogue, DialogueDataset, cached_datasets
 
@@ -40,9 +40,8 @@ class Stage1Recipe:
         self._repeat_prompt: Prompt | None = None
 
     def build(self) -> LossModule:
-        mcfg = VocalNetConfig.from_dict({"model_type": "vocalnet", **self.cfg.model})
-        mcfg.lora = dataclasses.asdict(self.cfg.lora) if self.uses_lora else None
-        model = VocalNetModel.from_config(mcfg)
+        model = self._continued() if self.cfg.init_from else self._fresh()
+        mcfg = model.config
         if self.cfg.adaptor_from:
             model.speech_projector.load_state_dict(submodule_state(self.cfg.adaptor_from, "speech_projector"))
         if model.tokenizer is None:
@@ -55,6 +54,20 @@ class Stage1Recipe:
         self._embed_norm = float(model.llm.get_input_embeddings().weight.norm(dim=-1).mean())
         self._logmel = LogMel(mcfg.speech_encoder, model.speech_encoder.num_mel_bins)
         return LossModule(model, self.loss_terms)
+
+    def _fresh(self) -> VocalNetModel:
+        mcfg = VocalNetConfig.from_dict({"model_type": "vocalnet", **self.cfg.model})
+        mcfg.lora = dataclasses.asdict(self.cfg.lora) if self.uses_lora else None
+        return VocalNetModel.from_config(mcfg)
+
+    def _continued(self) -> VocalNetModel:
+        """`init_from`: go on training a stage-1 model (its adaptor and LoRA adapters), e.g. the shipped
+        one on new data. Its other parts (the speech generator) ride along into the export."""
+        model = VocalNetModel.from_pretrained(self.cfg.init_from)
+        if self.uses_lora and model.config.lora is None:
+            raise ConfigError(f"init_from {self.cfg.init_from} holds no LoRA adapters (merged or never trained): "
+                              "stage 1 continues a checkpoint whose LoRA it can train")
+        return model
 
     def _featurize(self, d: Dialogue) -> torch.Tensor:
         wav = load_audio(d.query_wav, max_seconds=self.cfg.max_query_seconds)
