@@ -23,6 +23,7 @@ from vocalnet.checkpoint.io import CheckpointError
 from vocalnet.llm.backbone import load_tokenizer
 from vocalnet.modeling import VocalNetModel
 from vocalnet.training.config import TrainConfig
+from vocalnet.training.data import Dialogue, DialogueDataset, TensorCache
 from vocalnet.training.recipes.stage1_s2t import Stage1Recipe
 from vocalnet.training.recipes.stage2_s2s import Stage2Recipe
 from vocalnet.training.run import train
@@ -276,6 +277,40 @@ def test_stage2_cache_survives_a_new_generator_but_not_a_new_stage1(stage1: Path
         if f.is_file() and f.name != "model.safetensors":
             (changed / f.name).write_bytes(f.read_bytes())
     assert fingerprint(changed) != fingerprint(stage1)
+
+
+def test_cache_entries_follow_the_audio_and_the_answer_not_the_paths(tmp_path: Path) -> None:
+    """A corpus rebuilt in place (same ids and paths, new audio or answers) must not reuse stale entries;
+    one moved elsewhere keeps its entries."""
+    wav = tmp_path / "a" / "q.wav"
+    wav.parent.mkdir()
+    sf.write(wav, np.zeros(1600, np.float32), 16000)
+    calls: list[str] = []
+
+    def featurize(d: Dialogue) -> torch.Tensor:
+        calls.append(d.answer)
+        return torch.ones(2)
+
+    def fetch(d: Dialogue, reads_text: bool) -> None:
+        DialogueDataset([d], TensorCache(tmp_path / "cache", "ns"), featurize, "fp", reads_text)[0]
+
+    d = Dialogue("x", wav, "First answer.", None)
+    fetch(d, True)
+    fetch(d, True)
+    assert len(calls) == 1
+    fetch(dataclasses.replace(d, answer="Second answer."), True)  # same audio, new answer
+    assert len(calls) == 2
+    fetch(dataclasses.replace(d, answer="Second answer."), False)  # Whisper features: the answer does not matter
+    fetch(dataclasses.replace(d, answer="Third answer."), False)
+    assert len(calls) == 3
+    moved = tmp_path / "b" / "q.wav"
+    moved.parent.mkdir()
+    moved.write_bytes(wav.read_bytes())
+    fetch(dataclasses.replace(d, query_wav=moved, answer="Third answer."), False)
+    assert len(calls) == 3
+    sf.write(wav, np.ones(1600, np.float32) * 0.1, 16000)  # rebuilt in place
+    fetch(dataclasses.replace(d, answer="Third answer."), False)
+    assert len(calls) == 4
 
 
 def _run_cli(config: Path, env_extra: dict | None = None, nproc: int = 1) -> subprocess.Popen:

@@ -81,12 +81,30 @@ class TensorCache:
         return value.float()
 
 
+def file_digest(path: Path) -> str:
+    """SHA-1 of a file's bytes: a cache entry follows the audio, not the path (a corpus rebuilt in
+    place gets new entries; one copied elsewhere keeps its own)."""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
 class DialogueDataset(Dataset):
-    """Index -> (Dialogue, cached tensor). `featurize` computes the frozen features of a dialogue."""
+    """Index -> (Dialogue, cached tensor). `featurize` computes the frozen features of a dialogue.
+
+    An entry is keyed by `fingerprint` (what computes it), the dialogue's id, its query audio's bytes
+    and, with `reads_text`, its target text (stage 2's hidden states depend on the answer too)."""
 
     def __init__(self, dialogues: list[Dialogue], cache: TensorCache, featurize: Callable[[Dialogue], torch.Tensor],
-                 fingerprint: str) -> None:
+                 fingerprint: str, reads_text: bool = False) -> None:
         self.items, self.cache, self.featurize, self.fingerprint = dialogues, cache, featurize, fingerprint
+        self.reads_text = reads_text
+        self._keys: dict[int, str] = {}
+
+    def key(self, i: int) -> str:
+        if i not in self._keys:
+            d = self.items[i]
+            text = "|" + hashlib.sha1(d.target.encode()).hexdigest() if self.reads_text else ""
+            self._keys[i] = f"{self.fingerprint}|{d.id}|{file_digest(d.query_wav)}{text}"
+        return self._keys[i]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -100,8 +118,7 @@ class DialogueDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Dialogue, torch.Tensor]:
         d = self.items[i]
-        key = f"{self.fingerprint}|{d.id}|{d.query_wav}"
-        return d, self.cache.get_or_compute(key, lambda: self.featurize(d))
+        return d, self.cache.get_or_compute(self.key(i), lambda: self.featurize(d))
 
 
 def load_units(path: Path, vocab: int) -> list[int]:
@@ -114,12 +131,13 @@ def load_units(path: Path, vocab: int) -> list[int]:
 
 
 def cached_datasets(cfg, namespace: str, featurize: Callable[[Dialogue], torch.Tensor], fingerprint: str,
-                    desc: str) -> tuple[DialogueDataset, DialogueDataset | None]:
-    """Train / dev datasets of a TrainConfig with their frozen features computed up front."""
+                    desc: str, reads_text: bool = False) -> tuple[DialogueDataset, DialogueDataset | None]:
+    """Train / dev datasets of a TrainConfig with their frozen features computed up front
+    (`reads_text`: the features depend on the target text, not only on the query audio)."""
     cache = TensorCache(cfg.cache_dir or Path(cfg.output_dir) / "cache", namespace)
     train = [d for m in cfg.train_manifests for d in load_dialogues(m)][: cfg.max_train_samples]
     dev = load_dialogues(cfg.dev_manifest, cfg.max_dev_samples) if cfg.dev_manifest else None
-    sets = [DialogueDataset(ds, cache, featurize, fingerprint) if ds else None for ds in (train, dev)]
+    sets = [DialogueDataset(ds, cache, featurize, fingerprint, reads_text) if ds else None for ds in (train, dev)]
     for ds in filter(None, sets):
         ds.precompute(desc)
     return sets[0], sets[1]

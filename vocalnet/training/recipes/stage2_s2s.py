@@ -74,7 +74,8 @@ class Stage2Recipe:
         return m.answer_hidden(hidden[0], inp.answer_start[0], len(answer))  # token embeddings: in collate
 
     def datasets(self, module: LossModule) -> tuple[DialogueDataset, DialogueDataset | None]:
-        return cached_datasets(self.cfg, "generator-text", self._featurize, self._fingerprint(), "LLM hidden states")
+        return cached_datasets(self.cfg, "generator-text", self._featurize, self._fingerprint(), "LLM hidden states",
+                               reads_text=True)
 
     def _fingerprint(self) -> str:
         """What the cached hidden states depend on: init_from's weights other than the speech generator's
