@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped vocalnet-smol from scratch on a CPU machine (run from the repository root).
 # Every step resumes or skips work already done, so re-running after an interruption continues.
-# Seeds: corpus 0, tokenizer 0, vocoder 0, stage 1 0, stage 2 0.
+# Seeds: corpus 0, tokenizer 0, vocoder 0, stage 1 0, readings 0-2, stage 2 0.
 # The shipped tokenizer, vocoder, stage 1 and generator up to stage 2p (sessions 1-11) were trained on a
 # corpus with piper's sampled answer voice (add --answer-noise-scale 0.667 --answer-noise-w 0.8 to the
 # synth line to rebuild that one); the default now renders answers noise-free (README, "Corpus"), and
@@ -20,6 +20,10 @@ vocalnet data check "$DATA" --vocab 1024
 vocalnet vocoder train --config $CFG/smol_vocoder.yaml
 vocalnet train --config $CFG/smol_align.yaml
 vocalnet train --config $CFG/smol_stage1.yaml
+for seed in 0 1 2; do  # answer texts for the generator: sentences of common words in the assistant voice
+  vocalnet data readings --out data/readings_s$seed --num 8000 --seed $seed
+  vocalnet tokenizer encode data/readings_s$seed/readings.json --tokenizer runs/smol/tokenizer
+done
 vocalnet train --config $CFG/smol_stage2.yaml
 vocalnet package --trained runs/smol/stage2/final --tokenizer runs/smol/tokenizer \
   --vocoder runs/smol/vocoder/final --out vocalnet/models/vocalnet-smol --default-mtp 3
