@@ -4,7 +4,8 @@ Loss: the LLM's cross-entropy on answer + end-of-turn. With `repeat_question` > 
 dialogues also appears as a "repeat the question" item (its own system prompt, the question text as
 target): a dense alignment task that makes the adaptor carry the words of the query, which answering
 alone teaches slowly. `adaptor_from` starts the adaptor from the align stage's CTC-trained one
-(`align_ctc`); `init_from` instead continues a whole stage-1 checkpoint (adaptor and LoRA). Frozen Whisper outputs are cached per query (both tasks share them).
+(`align_ctc`); `init_from` instead continues a whole stage-1 checkpoint (adaptor and LoRA).
+Frozen Whisper outputs are cached per query (both tasks share them).
 Export: a vocalnet checkpoint holding the adaptor, the LoRA adapters (mergeable with
 `VocalNetModel.merge_lora`) and the (still untrained) speech generator; the base LLM and Whisper are
 referenced, not copied.
@@ -62,7 +63,8 @@ class Stage1Recipe:
 
     def _continued(self) -> VocalNetModel:
         """`init_from`: go on training a stage-1 model (its adaptor and LoRA adapters), e.g. the shipped
-        one on new data. Its other parts (the speech generator) ride along into the export."""
+        one on new data. Its LoRA shape is the checkpoint's (the config's `lora` is not used); its other
+        parts (the speech generator) ride along into the export."""
         model = VocalNetModel.from_pretrained(self.cfg.init_from)
         if self.uses_lora and model.config.lora is None:
             raise ConfigError(f"init_from {self.cfg.init_from} holds no LoRA adapters (merged or never trained): "
