@@ -42,7 +42,6 @@ class Stage1Recipe:
 
     def build(self) -> LossModule:
         model = self._continued() if self.cfg.init_from else self._fresh()
-        mcfg = model.config
         if self.cfg.adaptor_from:
             model.speech_projector.load_state_dict(submodule_state(self.cfg.adaptor_from, "speech_projector"))
         if model.tokenizer is None:
@@ -53,7 +52,7 @@ class Stage1Recipe:
         model.speech_projector.requires_grad_(True)
         self.model = model
         self._embed_norm = float(model.llm.get_input_embeddings().weight.norm(dim=-1).mean())
-        self._logmel = LogMel(mcfg.speech_encoder, model.speech_encoder.num_mel_bins)
+        self._logmel = LogMel(model.config.speech_encoder, model.speech_encoder.num_mel_bins)
         return LossModule(model, self.loss_terms)
 
     def _fresh(self) -> VocalNetModel:
