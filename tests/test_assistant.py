@@ -242,6 +242,14 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
     details = [json.loads(line) for line in (tmp_path / "details.jsonl").read_text().splitlines()]
     (graded,) = [d for d in details if d["kind"] == "accuracy"]
     assert graded["id"] == "t0" and graded["s2t_correct"] == bool(report.s2t_accuracy)
+    # the cascade baseline is the backbone answering what the ASR judge heard, graded like the others
+    from vocalnet.evaluation.system import backbone_answer
+    from vocalnet.llm.backbone import load_llm
+
+    base = model_dir.parent / "llm"
+    assert graded["asr2t"] == backbone_answer(load_llm(base), load_tokenizer(base), "Answer briefly.", graded["query_heard"])
+    assert graded["asr2t_correct"] == is_correct(graded["asr2t"], "Paris") == bool(report.asr2t_accuracy)
+    assert voice.asr2t_accuracy == report.asr2t_accuracy and "asr->t (cascade)" in report.table()
     for s in report.settings:  # the per-answer records add up to the table's WER
         spoken = [d for d in details if d["kind"] == "spoken" and d["mtp"] == s.mtp]
         assert [d["id"] for d in spoken] == ["t0", "t1"] and all(d["speech_tokens"] > 0 for d in spoken)

@@ -5,8 +5,9 @@ the same with each answer's errors capped at its word count, so that one looping
 outweigh the rest), DNSMOS OVRL, speech tokens per second, first-packet latency and RTF. Reported
 once (they do not depend on m): s->t accuracy on questions with a reference answer, and t->t
 accuracy of the backbone LLM answering the same questions typed (its own accuracy, the ceiling for
-s->t). Both are also broken down by query voice, beside the ASR judge's WER on those queries: what the Whisper encoder
-alone makes of each voice, a ceiling for understanding it.
+s->t), and asr->t, the cascade baseline: the backbone answering the ASR judge's transcript of the spoken
+question (Whisper tiny.en, the same encoder size as vocalnet-smol's). All three are also broken down
+by query voice, beside the ASR judge's WER on those queries: what Whisper alone makes of each voice.
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ class SettingReport:
 
 
 class _Outcome(NamedTuple):
-    """One graded question: its query voice, both answers' correctness, the ASR judge's query errors."""
+    """One graded question: its query voice, the three answers' correctness, the ASR judge's query errors."""
     voice: str
     s2t: bool
     t2t: bool
+    asr2t: bool
     query_errors: ErrorCounts
 
 
@@ -63,6 +65,7 @@ class VoiceReport:
     n: int
     s2t_accuracy: float
     t2t_accuracy: float
+    asr2t_accuracy: float
     query_wer: float
 
 
@@ -71,6 +74,7 @@ class SystemReport:
     s2t_accuracy: float | None
     t2t_accuracy: float | None
     accuracy_items: int
+    asr2t_accuracy: float | None = None  # cascade: the backbone on the ASR judge's transcript of the query
     settings: list[SettingReport] = field(default_factory=list)
     by_voice: list[VoiceReport] = field(default_factory=list)
     details: list[dict[str, Any]] = field(default_factory=list)  # one record per graded question and per spoken answer
@@ -82,10 +86,11 @@ class SystemReport:
         if self.accuracy_items:
             ratio = self.s2t_accuracy / self.t2t_accuracy if self.t2t_accuracy else float("nan")
             lines.append(f"accuracy on {self.accuracy_items} questions with a reference: s->t {100 * self.s2t_accuracy:.1f}%"
-                         f", t->t (backbone, typed) {100 * self.t2t_accuracy:.1f}%, ratio {ratio:.2f}")
+                         f", t->t (backbone, typed) {100 * self.t2t_accuracy:.1f}%, ratio {ratio:.2f}"
+                         f"; asr->t (cascade) {100 * self.asr2t_accuracy:.1f}%")
             for v in self.by_voice:
                 lines.append(f"  {v.voice:<28} n {v.n:>4}  s->t {100 * v.s2t_accuracy:5.1f}%  t->t {100 * v.t2t_accuracy:5.1f}%"
-                             f"  query ASR WER {100 * v.query_wer:5.1f}%")
+                             f"  asr->t {100 * v.asr2t_accuracy:5.1f}%  query ASR WER {100 * v.query_wer:5.1f}%")
         lines.append(f"{'m':>2} {'WER %':>7} {'capped':>7} {'DNSMOS':>7} {'tok/s':>7} {'x NTP':>6} {'1st pkt ms':>10} {'RTF':>6} "
                      f"{'EOS %':>6} {'n':>4}")
         for s in self.settings:
@@ -172,16 +177,19 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
         "torch threads": torch.get_num_threads(), "torch": torch.__version__})
     for it in tqdm(graded, desc="accuracy", unit="q"):
         spoken = _text_only(vn, it.query)
-        typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, it.question, rules=vn.answer_rules)
+        typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, heard, rules=vn.answer_rules)
         heard = asr.transcribe(it.query)
+        cascade = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, heard, rules=vn.answer_rules)
         outcomes.append(_Outcome(it.voice, is_correct(spoken, it.reference), is_correct(typed, it.reference),
-                                 word_errors(it.question, heard)))
+                                 is_correct(cascade, it.reference), word_errors(it.question, heard)))
         report.details.append({"kind": "accuracy", "id": it.id, "voice": it.voice, "question": it.question,
                                "query_heard": heard, "reference": it.reference, "s2t": spoken, "t2t": typed,
-                               "s2t_correct": outcomes[-1].s2t, "t2t_correct": outcomes[-1].t2t})
+                               "asr2t": cascade, "s2t_correct": outcomes[-1].s2t, "t2t_correct": outcomes[-1].t2t,
+                               "asr2t_correct": outcomes[-1].asr2t})
     if graded:
         report.s2t_accuracy = sum(o.s2t for o in outcomes) / len(outcomes)
         report.t2t_accuracy = sum(o.t2t for o in outcomes) / len(outcomes)
+        report.asr2t_accuracy = sum(o.asr2t for o in outcomes) / len(outcomes)
         report.by_voice = _by_voice(outcomes)
     speech_items = items[:speech_limit] if speech_limit else items
     # Every timed answer runs before any judge does (nothing the judges do to the process, thread pools
@@ -222,7 +230,7 @@ def _by_voice(outcomes: list[_Outcome]) -> list[VoiceReport]:
     for o in outcomes:
         groups.setdefault(o.voice, []).append(o)
     return [VoiceReport(v, len(g), sum(o.s2t for o in g) / len(g), sum(o.t2t for o in g) / len(g),
-                        sum((o.query_errors for o in g), ErrorCounts(0, 0)).rate)
+                        sum(o.asr2t for o in g) / len(g), sum((o.query_errors for o in g), ErrorCounts(0, 0)).rate)
             for v, g in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
 
 
