@@ -262,6 +262,9 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
     spoken_only = evaluate_system(model_dir, tmp_path / "test.json", [0], speech_limit=1, accuracy=False)
     assert spoken_only.accuracy_items == 0 and spoken_only.s2t_accuracy is None and "s->t" not in spoken_only.table()
     assert [(s.mtp, s.n) for s in spoken_only.settings] == [(0, 1)]
+    accuracy_only = evaluate_system(model_dir, tmp_path / "test.json", [0, 2], speech_limit=0)
+    assert accuracy_only.settings == [] and accuracy_only.accuracy_items == 1
+    assert accuracy_only.s2t_accuracy == report.s2t_accuracy and "DNSMOS" not in accuracy_only.table()
 
 
 def test_mtp_speedup_is_paired_per_question() -> None:

@@ -93,7 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--limit", type=int, default=None, help="questions used for accuracy")
     run.add_argument("--no-accuracy", action="store_true",
                      help="spoken-answer metrics only (e.g. generators trained behind the same stage 1)")
-    run.add_argument("--speech-limit", type=int, default=40, help="questions used for spoken-answer metrics per m")
+    run.add_argument("--speech-limit", type=int, default=40, help="questions used for spoken-answer metrics per m (0: accuracy only)")
     run.add_argument("--precision", default="int8", choices=["int8", "fp32"], help="LLM and generator weights")
     run.add_argument("--json", action="store_true")
     run.add_argument("--details", default=None, help="also write every question's and spoken answer's results "

@@ -91,6 +91,8 @@ class SystemReport:
             for v in self.by_voice:
                 lines.append(f"  {v.voice:<28} n {v.n:>4}  s->t {100 * v.s2t_accuracy:5.1f}%  t->t {100 * v.t2t_accuracy:5.1f}%"
                              f"  asr->t {100 * v.asr2t_accuracy:5.1f}%  query ASR WER {100 * v.query_wer:5.1f}%")
+        if not self.settings:
+            return "\n".join(lines)
         lines.append(f"{'m':>2} {'WER %':>7} {'capped':>7} {'DNSMOS':>7} {'tok/s':>7} {'x NTP':>6} {'1st pkt ms':>10} {'RTF':>6} "
                      f"{'EOS %':>6} {'n':>4}")
         for s in self.settings:
@@ -177,7 +179,7 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
         "torch threads": torch.get_num_threads(), "torch": torch.__version__})
     for it in tqdm(graded, desc="accuracy", unit="q"):
         spoken = _text_only(vn, it.query)
-        typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, heard, rules=vn.answer_rules)
+        typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, it.question, rules=vn.answer_rules)
         heard = asr.transcribe(it.query)
         cascade = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, heard, rules=vn.answer_rules)
         outcomes.append(_Outcome(it.voice, is_correct(spoken, it.reference), is_correct(typed, it.reference),
@@ -191,7 +193,7 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
         report.t2t_accuracy = sum(o.t2t for o in outcomes) / len(outcomes)
         report.asr2t_accuracy = sum(o.asr2t for o in outcomes) / len(outcomes)
         report.by_voice = _by_voice(outcomes)
-    speech_items = items[:speech_limit] if speech_limit else items
+    speech_items = items if speech_limit is None else items[:speech_limit]  # 0: accuracy only
     # Every timed answer runs before any judge does (nothing the judges do to the process, thread pools
     # or OpenMP state, can touch the timings), and the settings take turns on each question (order
     # reversed every other one), so drifting machine load hits them alike and speed-ups are paired.
@@ -200,7 +202,7 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
         for m in mtp_values if i % 2 == 0 else mtp_values[::-1]:
             vn.mtp = m
             replies[m].append(vn.chat(it.query))
-    for m in mtp_values:
+    for m in mtp_values if speech_items else []:
         errors = capped = ErrorCounts(0, 0)
         ovrl = []
         for it, reply in zip(speech_items, tqdm(replies[m], desc=f"judge m={m}", unit="q")):
