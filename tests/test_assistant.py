@@ -247,7 +247,9 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
     from vocalnet.llm.backbone import load_llm
 
     base = model_dir.parent / "llm"
-    assert graded["asr2t"] == backbone_answer(load_llm(base), load_tokenizer(base), "Answer briefly.", graded["query_heard"])
+    llm, tok = load_llm(base), load_tokenizer(base)
+    assert graded["asr2t"] == backbone_answer(llm, tok, "Answer briefly.", graded["query_heard"])
+    assert graded["t2t"] == backbone_answer(llm, tok, "Answer briefly.", "What is the capital of France?") != graded["asr2t"]
     assert graded["asr2t_correct"] == is_correct(graded["asr2t"], "Paris") == bool(report.asr2t_accuracy)
     assert voice.asr2t_accuracy == report.asr2t_accuracy and "asr->t (cascade)" in report.table()
     for s in report.settings:  # the per-answer records add up to the table's WER
