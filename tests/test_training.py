@@ -226,6 +226,12 @@ def test_stage1_continues_a_checkpoint_and_refuses_one_without_lora(stage1: Path
     merged.save_pretrained(tmp_path / "merged")
     with pytest.raises(ValueError, match="no LoRA adapters"):
         Stage1Recipe(TrainConfig.load(write_config(corpus, tmp_path / "m", "s2t", init_from=str(tmp_path / "merged")))).build()
+    # the config may restate the checkpoint's LoRA, not ask for another one
+    same = {"r": 8, "alpha": 16, "dropout": 0.05}
+    Stage1Recipe(TrainConfig.load(write_config(corpus, tmp_path / "l", "s2t", init_from=str(stage1), lora=same))).build()
+    with pytest.raises(ValueError, match="differs from the LoRA of init_from"):
+        Stage1Recipe(TrainConfig.load(write_config(corpus, tmp_path / "l", "s2t", init_from=str(stage1),
+                                                   lora={**same, "r": 4}))).build()
 
 
 def test_stage2_trains_generator_only(stage1: Path, corpus: Path, tmp_path: Path) -> None:

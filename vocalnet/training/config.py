@@ -57,7 +57,7 @@ class TrainConfig:
     init_from: str | None = None
     generator: dict[str, Any] | None = None  # stage 2: re-initialise the generator with these settings
     optim: OptimConfig = field(default_factory=OptimConfig)
-    lora: LoraConfig = field(default_factory=LoraConfig)
+    lora: LoraConfig | None = None  # stage 1: the LoRA shape (default LoraConfig()); with init_from, the checkpoint's
     mask_mode: str = "random"
     # stage 1: fraction of training dialogues also used as "repeat the question" items, a dense
     # speech-to-text alignment task beside answering (the adaptor must carry the words, not the gist)

@@ -27,7 +27,7 @@ from ...checkpoint.io import submodule_state
 from ...config import VocalNetConfig
 from ...llm.backbone import Prompt, build_prompt
 from ...modeling import VocalNetModel
-from ..config import ConfigError, TrainConfig
+from ..config import ConfigError, LoraConfig, TrainConfig
 from ..trainer import LossModule
 from ..data import Dialogue, DialogueDataset, cached_datasets
 
@@ -57,17 +57,20 @@ class Stage1Recipe:
 
     def _fresh(self) -> VocalNetModel:
         mcfg = VocalNetConfig.from_dict({"model_type": "vocalnet", **self.cfg.model})
-        mcfg.lora = dataclasses.asdict(self.cfg.lora) if self.uses_lora else None
+        mcfg.lora = dataclasses.asdict(self.cfg.lora or LoraConfig()) if self.uses_lora else None
         return VocalNetModel.from_config(mcfg)
 
     def _continued(self) -> VocalNetModel:
         """`init_from`: go on training a stage-1 model (its adaptor and LoRA adapters), e.g. the shipped
-        one on new data. Its LoRA shape is the checkpoint's (the config's `lora` is not used); its other
-        parts (the speech generator) ride along into the export."""
+        one on new data. Its LoRA shape is the checkpoint's: a config `lora` that differs is refused. Its
+        other parts (the speech generator) ride along into the export."""
         model = VocalNetModel.from_pretrained(self.cfg.init_from)
         if self.uses_lora and model.config.lora is None:
             raise ConfigError(f"init_from {self.cfg.init_from} holds no LoRA adapters (merged or never trained): "
                               "stage 1 continues a checkpoint whose LoRA it can train")
+        if self.cfg.lora is not None and _lora_shape(dataclasses.asdict(self.cfg.lora)) != _lora_shape(model.config.lora):
+            raise ConfigError(f"lora {dataclasses.asdict(self.cfg.lora)} differs from the LoRA of init_from "
+                              f"{self.cfg.init_from} ({model.config.lora}), which training continues: drop `lora:` or match it")
         return model
 
     def _featurize(self, d: Dialogue) -> torch.Tensor:
@@ -132,3 +135,7 @@ class Stage1Recipe:
     def export(self, module: LossModule, out_dir: Path) -> None:
         module.model.save_pretrained(out_dir)
 
+
+def _lora_shape(lora: dict[str, Any]) -> tuple:
+    """What makes two LoRA settings the same adapters: rank, alpha, dropout and target modules."""
+    return lora["r"], lora["alpha"], lora.get("dropout", 0.0), sorted(lora.get("target_modules") or [])
