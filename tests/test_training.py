@@ -234,6 +234,47 @@ def test_stage1_continues_a_checkpoint_and_refuses_one_without_lora(stage1: Path
                                                    lora={**same, "r": 4}))).build()
 
 
+def test_stage1_distillation_pulls_the_heard_question_to_the_typed_one(corpus: Path, tmp_path: Path) -> None:
+    """distill_weight: the base LLM reading the typed question is the teacher at every target position;
+    distill_only items (read speech) add that term alone, never answer CE."""
+    readings = [{"id": f"r{i}", "speech": str(corpus / "q" / f"{i}.wav"), "question": f"Green river {i}.",
+                 "conversations": [{"from": "human", "value": "<speech>"}, {"from": "gpt", "value": f"Green river {i}."}]}
+                for i in range(4)]
+    (tmp_path / "readings.json").write_text(json.dumps(readings))
+    path = write_config(corpus, tmp_path / "d", "s2t", distill_weight=0.5, distill_only=str(tmp_path / "readings.json"))
+    recipe = Stage1Recipe(TrainConfig.load(path))
+    module = recipe.build()
+    train_set, _ = recipe.datasets(module)
+    assert [d.task for d in train_set.items] == ["answer"] * 8 + ["distill"] * 4
+    model = module.model
+    batch = recipe.collate([train_set[i] for i in (0, 1, 8, 9)])
+    (_, ce, n_ce), (w, kl, n_kl) = recipe.loss_terms(model, batch)  # (no adaptor norm term here)
+    n_answer = sum(len(a) + 1 for a in batch["answers"][:2])  # answer + end-of-turn of the two dialogues
+    assert int(n_ce) == n_answer and int(n_kl) == sum(len(a) + 1 for a in batch["answers"])
+    assert w == 0.5 and kl > 0 and torch.isfinite(ce)
+    # the teacher is the student's own LLM with LoRA off: with untrained LoRA (B = 0) and the typed
+    # question as the query, both give the same distributions at the same positions
+    typed = [torch.tensor(t) for t in batch["typed"]]
+    embeds = torch.nn.utils.rnn.pad_sequence([model.llm.get_input_embeddings()(t) for t in typed], batch_first=True)
+    lens = torch.tensor([len(t) for t in typed])
+    with torch.no_grad():
+        student, targets, item = recipe._target_logits(model, embeds, lens, batch)
+        with model.llm.disable_adapter():
+            teacher = recipe._target_logits(model, embeds, lens, batch)[0]
+    assert torch.allclose(student, teacher, atol=1e-5) and item.tolist() == sorted(item.tolist())
+    assert targets[item == 2].tolist() == batch["answers"][2] + [model.eot_id]  # a reading's probe text is its transcript
+    out = train(path)
+    assert any("lora_B" in k and load_file(str(out / "model.safetensors"))[k].abs().sum() > 0
+               for k in load_file(str(out / "model.safetensors")))
+    with pytest.raises(ValueError, match="distill_weight must be"):
+        TrainConfig.load(write_config(corpus, tmp_path / "e", "s2t", distill_only=str(tmp_path / "readings.json")))
+    (tmp_path / "untyped.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "question"} for r in readings]))
+    with pytest.raises(ValueError, match="needs the typed `question`"):
+        r = Stage1Recipe(TrainConfig.load(write_config(corpus, tmp_path / "u", "s2t", distill_weight=0.5,
+                                                       distill_only=str(tmp_path / "untyped.json"))))
+        r.datasets(r.build())
+
+
 def test_stage2_trains_generator_only(stage1: Path, corpus: Path, tmp_path: Path) -> None:
     out = train(write_config(corpus, tmp_path / "s2", "s2s", init_from=str(stage1), mask_mode="random"))
     ls = losses(tmp_path / "s2")

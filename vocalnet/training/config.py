@@ -63,6 +63,13 @@ class TrainConfig:
     # speech-to-text alignment task beside answering (the adaptor must carry the words, not the gist)
     repeat_question: float = 0.0
     repeat_prompt: str = "Repeat the user's question word for word."
+    # stage 1: self-distillation. On every item the LLM without LoRA reading the typed `question`
+    # (teacher) gives a next-token distribution at each target position; the model hearing it (student)
+    # is pulled to it by KL, with this weight beside the answer CE
+    distill_weight: float = 0.0
+    # stage 1: manifests trained through distillation alone, no answer CE (read speech, e.g. `vocalnet data
+    # readings`: the transcript is the typed question and the probe text the teacher and student read on)
+    distill_only: list[str] = field(default_factory=list)
     align_on_answers: bool = False  # align stage: also spell each answer from its audio (more, and more varied, words)
     align_readings: list[str] = field(default_factory=list)  # align stage: extra read-speech manifests (`vocalnet data readings`)
     feature_dropout: float = 0.0  # align stage: dropout on the Whisper features while training (a small corpus overfits)
@@ -96,6 +103,8 @@ class TrainConfig:
             raise ConfigError("batch_size and grad_accum must be >= 1")
         if self.optim.lr <= 0 or any(v <= 0 for v in self.optim.param_lr.values()):
             raise ConfigError(f"learning rates must be > 0, got lr={self.optim.lr}, param_lr={self.optim.param_lr}")
+        if self.distill_weight < 0 or (self.distill_only and not self.distill_weight):
+            raise ConfigError(f"distill_weight must be >= 0, and > 0 when distill_only is given; got {self.distill_weight}")
         if not 0.0 <= self.repeat_question <= 1.0:
             raise ConfigError(f"repeat_question is a fraction in [0, 1], got {self.repeat_question}")
 
@@ -118,9 +127,10 @@ class TrainConfig:
         for key in ("output_dir", "dev_manifest", "init_from", "cache_dir", "adaptor_from", "generator_from"):
             if data.get(key) is not None:
                 data[key] = _resolve(data[key])
-        if isinstance(data.get("align_readings"), str):
-            data["align_readings"] = [data["align_readings"]]
-        for key in ("train_manifest", "align_readings"):
+        for key in ("align_readings", "distill_only"):
+            if isinstance(data.get(key), str):
+                data[key] = [data[key]]
+        for key in ("train_manifest", "align_readings", "distill_only"):
             if isinstance(data.get(key), list):
                 data[key] = [_resolve(m) for m in data[key]]
             elif data.get(key) is not None:

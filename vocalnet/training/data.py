@@ -26,7 +26,8 @@ from ..data.manifest import ManifestError, entry_file, gpt_answer, read_entries
 @dataclass(frozen=True)
 class Dialogue:
     """One training item. `target` is the text the LLM learns to produce: the gpt answer, or, for
-    task "repeat", the question itself (stage 1's dense speech-to-text alignment items)."""
+    tasks "repeat" and "distill", the question itself (stage 1: dense speech-to-text alignment items;
+    read speech trained through self-distillation alone, the transcript being the probe text)."""
 
     id: str
     query_wav: Path
@@ -38,7 +39,7 @@ class Dialogue:
 
     @property
     def target(self) -> str:
-        return self.question if self.task == "repeat" else self.answer
+        return self.question if self.task in ("repeat", "distill") else self.answer
 
     def as_repeat(self) -> "Dialogue":
         if not self.question:
@@ -131,11 +132,13 @@ def load_units(path: Path, vocab: int) -> list[int]:
 
 
 def cached_datasets(cfg, namespace: str, featurize: Callable[[Dialogue], torch.Tensor], fingerprint: str,
-                    desc: str, reads_text: bool = False) -> tuple[DialogueDataset, DialogueDataset | None]:
+                    desc: str, reads_text: bool = False,
+                    extra_train: list[Dialogue] = ()) -> tuple[DialogueDataset, DialogueDataset | None]:
     """Train / dev datasets of a TrainConfig with their frozen features computed up front
-    (`reads_text`: the features depend on the target text, not only on the query audio)."""
+    (`reads_text`: the features depend on the target text, not only on the query audio).
+    `extra_train` joins the training items after `max_train_samples` is applied."""
     cache = TensorCache(cfg.cache_dir or Path(cfg.output_dir) / "cache", namespace)
-    train = [d for m in cfg.train_manifests for d in load_dialogues(m)][: cfg.max_train_samples]
+    train = [d for m in cfg.train_manifests for d in load_dialogues(m)][: cfg.max_train_samples] + list(extra_train)
     dev = load_dialogues(cfg.dev_manifest, cfg.max_dev_samples) if cfg.dev_manifest else None
     sets = [DialogueDataset(ds, cache, featurize, fingerprint, reads_text) if ds else None for ds in (train, dev)]
     for ds in filter(None, sets):

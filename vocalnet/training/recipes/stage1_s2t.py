@@ -5,6 +5,10 @@ dialogues also appears as a "repeat the question" item (its own system prompt, t
 target): a dense alignment task that makes the adaptor carry the words of the query, which answering
 alone teaches slowly. `adaptor_from` starts the adaptor from the align stage's CTC-trained one
 (`align_ctc`); `init_from` instead continues a whole stage-1 checkpoint (adaptor and LoRA).
+`distill_weight` > 0 adds self-distillation: at every target position the model hearing the question
+is pulled (KL) to the next-token distribution of the base LLM (LoRA off) reading it typed, so that
+what it hears means to the LLM what the words mean; `distill_only` manifests (read speech) train
+through that term alone, which widens the heard vocabulary without teaching the model to echo.
 Frozen Whisper outputs are cached per query (both tasks share them).
 Export: a vocalnet checkpoint holding the adaptor, the LoRA adapters (mergeable with
 `VocalNetModel.merge_lora`) and the (still untrained) speech generator; the base LLM and Whisper are
@@ -29,7 +33,7 @@ from ...llm.backbone import Prompt, build_prompt
 from ...modeling import VocalNetModel
 from ..config import ConfigError, LoraConfig, TrainConfig
 from ..trainer import LossModule
-from ..data import Dialogue, DialogueDataset, cached_datasets
+from ..data import Dialogue, DialogueDataset, cached_datasets, load_dialogues
 
 
 class Stage1Recipe:
@@ -82,7 +86,13 @@ class Stage1Recipe:
     def datasets(self, module: LossModule) -> tuple[DialogueDataset, DialogueDataset | None]:
         c = module.model.config
         fp = f"encoder:{c.speech_encoder}:{c.encoder_config}:pad{c.encoder_pad_to_30s}"
-        train, dev = cached_datasets(self.cfg, "whisper-encoder", self._featurize, fp, "Whisper features")
+        distill_only = [dataclasses.replace(d, task="distill") for m in self.cfg.distill_only for d in load_dialogues(m)]
+        train, dev = cached_datasets(self.cfg, "whisper-encoder", self._featurize, fp, "Whisper features",
+                                     extra_train=distill_only)
+        if self.cfg.distill_weight:
+            untyped = next((d for ds in (train, dev) if ds for d in ds.items if not d.question), None)
+            if untyped is not None:
+                raise ConfigError(f"distill_weight needs the typed `question` of every item; {untyped.id} has none")
         k = round(self.cfg.repeat_question * len(train.items))
         train.items = train.items + [d.as_repeat() for d in random.Random(self.cfg.seed).sample(train.items, k)]
         return train, dev
@@ -107,7 +117,11 @@ class Stage1Recipe:
     def collate(self, items: list[tuple[Dialogue, torch.Tensor]]) -> dict[str, Any]:
         tok = self.model.tokenizer
         answers = [tok(d.target, add_special_tokens=False)["input_ids"] for d, _ in items]
-        return {**self.pad_features(items), "answers": answers, "prompts": [self._prompt(d.task) for d, _ in items]}
+        batch = {**self.pad_features(items), "answers": answers, "prompts": [self._prompt(d.task) for d, _ in items],
+                 "answer_ce": torch.tensor([d.task != "distill" for d, _ in items])}
+        if self.cfg.distill_weight:
+            batch["typed"] = [tok(d.question, add_special_tokens=False)["input_ids"] for d, _ in items]
+        return batch
 
     def norm_terms(self, speech: torch.Tensor, lens: torch.Tensor) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
         """Squared relative deviation of each speech frame's norm from the LLM's mean token-embedding
@@ -121,16 +135,35 @@ class Stage1Recipe:
         return [(self.cfg.adaptor_norm_weight, dev.sum(), mask.sum())]
 
     def loss_terms(self, model: VocalNetModel, batch: dict[str, Any]) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
-        """Text CE on answer + end-of-turn. The vocabulary projection runs only where there is a
-        label (a third of the positions): most of a CPU step would otherwise go to prompt logits."""
+        """Text CE on answer + end-of-turn (items of `distill_only` excluded), plus the distillation KL
+        when `distill_weight` > 0. The vocabulary projection runs only where there is a label (a third
+        of the positions): most of a CPU step would otherwise go to prompt logits."""
         speech, lens = model.speech_projector(batch["enc"], batch["enc_lens"])
-        inp = model.build_llm_inputs(speech, lens, batch["answers"], batch["prompts"])
+        logits, targets, item = self._target_logits(model, speech, lens, batch)
+        ce_rows = batch["answer_ce"].to(item.device)[item]
+        ce = F.cross_entropy(logits[ce_rows].float(), targets[ce_rows], reduction="sum")
+        terms = [(1.0, ce, ce_rows.sum())]
+        if self.cfg.distill_weight:
+            with torch.no_grad(), model.llm.disable_adapter():
+                typed = [torch.tensor(t, device=speech.device) for t in batch["typed"]]
+                embeds = torch.nn.utils.rnn.pad_sequence([model.llm.get_input_embeddings()(t) for t in typed], batch_first=True)
+                teacher = self._target_logits(model, embeds, torch.tensor([len(t) for t in typed]), batch)[0]
+            kl = F.kl_div(logits.float().log_softmax(-1), teacher.float().log_softmax(-1), log_target=True, reduction="sum")
+            terms.append((self.cfg.distill_weight, kl, torch.tensor(len(targets))))
+        return terms + self.norm_terms(speech, lens)
+
+    @staticmethod
+    def _target_logits(model: VocalNetModel, query: torch.Tensor, lens: torch.Tensor,
+                       batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The LLM's logits (N, V) at the N target positions of the batch (answer + end-of-turn, in
+        order) after the query embeddings (B, T, D) in each item's prompt; the N target tokens; and the
+        item each position belongs to. The positions do not depend on the query's length."""
+        inp = model.build_llm_inputs(query, lens, batch["answers"], batch["prompts"])
         hidden = model.llm.get_decoder()(inputs_embeds=inp.inputs_embeds, attention_mask=inp.attention_mask).last_hidden_state
         labels = inp.labels[:, 1:]
         keep = labels != -100
-        logits = model.llm.get_output_embeddings()(hidden[:, :-1][keep])
-        ce = F.cross_entropy(logits.float(), labels[keep], reduction="sum")
-        return [(1.0, ce, keep.sum())] + self.norm_terms(speech, lens)
+        item = torch.arange(len(labels), device=labels.device)[:, None].expand_as(labels)[keep]
+        return model.llm.get_output_embeddings()(hidden[:, :-1][keep]), labels[keep], item
 
     def export(self, module: LossModule, out_dir: Path) -> None:
         module.model.save_pretrained(out_dir)
