@@ -149,7 +149,7 @@ class Stage1Recipe:
                 embeds = torch.nn.utils.rnn.pad_sequence([model.llm.get_input_embeddings()(t) for t in typed], batch_first=True)
                 teacher = self._target_logits(model, embeds, torch.tensor([len(t) for t in typed]), batch)[0]
             kl = F.kl_div(logits.float().log_softmax(-1), teacher.float().log_softmax(-1), log_target=True, reduction="sum")
-            terms.append((self.cfg.distill_weight, kl, torch.tensor(len(targets))))
+            terms.append((self.cfg.distill_weight, kl, torch.tensor(len(targets), device=kl.device)))
         return terms + self.norm_terms(speech, lens)
 
     @staticmethod
