@@ -266,6 +266,8 @@ def test_stage1_distillation_pulls_the_heard_question_to_the_typed_one(corpus: P
     out = train(path)
     assert any("lora_B" in k and load_file(str(out / "model.safetensors"))[k].abs().sum() > 0
                for k in load_file(str(out / "model.safetensors")))
+    with pytest.raises(ValueError, match="stage-1 .s2t. options"):
+        TrainConfig.load(write_config(corpus, tmp_path / "s", "s2s", init_from=str(out), distill_weight=0.5))
     with pytest.raises(ValueError, match="distill_weight must be"):
         TrainConfig.load(write_config(corpus, tmp_path / "e", "s2t", distill_only=str(tmp_path / "readings.json")))
     (tmp_path / "untyped.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "question"} for r in readings]))

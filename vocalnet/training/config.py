@@ -103,6 +103,8 @@ class TrainConfig:
             raise ConfigError("batch_size and grad_accum must be >= 1")
         if self.optim.lr <= 0 or any(v <= 0 for v in self.optim.param_lr.values()):
             raise ConfigError(f"learning rates must be > 0, got lr={self.optim.lr}, param_lr={self.optim.param_lr}")
+        if (self.distill_weight or self.distill_only) and self.stage != "s2t":
+            raise ConfigError(f"distill_weight / distill_only are stage-1 (s2t) options, not for stage {self.stage!r}")
         if self.distill_weight < 0 or (self.distill_only and not self.distill_weight):
             raise ConfigError(f"distill_weight must be >= 0, and > 0 when distill_only is given; got {self.distill_weight}")
         if not 0.0 <= self.repeat_question <= 1.0:
