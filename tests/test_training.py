@@ -254,9 +254,7 @@ def test_stage1_distillation_pulls_the_heard_question_to_the_typed_one(corpus: P
     assert w == 0.5 and kl > 0 and torch.isfinite(ce)
     # the teacher is the student's own LLM with LoRA off: with untrained LoRA (B = 0) and the typed
     # question as the query, both give the same distributions at the same positions
-    typed = [torch.tensor(t) for t in batch["typed"]]
-    embeds = torch.nn.utils.rnn.pad_sequence([model.llm.get_input_embeddings()(t) for t in typed], batch_first=True)
-    lens = torch.tensor([len(t) for t in typed])
+    embeds, lens = recipe.typed_query(model, batch)
     with torch.no_grad():
         student, targets, item = recipe._target_logits(model, embeds, lens, batch)
         with model.llm.disable_adapter():

@@ -133,13 +133,17 @@ def load_units(path: Path, vocab: int) -> list[int]:
 
 def cached_datasets(cfg, namespace: str, featurize: Callable[[Dialogue], torch.Tensor], fingerprint: str,
                     desc: str, reads_text: bool = False,
-                    extra_train: list[Dialogue] = ()) -> tuple[DialogueDataset, DialogueDataset | None]:
+                    extra_train: list[Dialogue] = (),
+                    check: Callable[[Dialogue], None] | None = None) -> tuple[DialogueDataset, DialogueDataset | None]:
     """Train / dev datasets of a TrainConfig with their frozen features computed up front
     (`reads_text`: the features depend on the target text, not only on the query audio).
-    `extra_train` joins the training items after `max_train_samples` is applied."""
+    `extra_train` joins the training items after `max_train_samples` is applied; `check` runs on every
+    item before any feature is computed (it raises on an item the recipe cannot train on)."""
     cache = TensorCache(cfg.cache_dir or Path(cfg.output_dir) / "cache", namespace)
     train = [d for m in cfg.train_manifests for d in load_dialogues(m)][: cfg.max_train_samples] + list(extra_train)
     dev = load_dialogues(cfg.dev_manifest, cfg.max_dev_samples) if cfg.dev_manifest else None
+    for d in (train + (dev or [])) if check else []:
+        check(d)
     sets = [DialogueDataset(ds, cache, featurize, fingerprint, reads_text) if ds else None for ds in (train, dev)]
     for ds in filter(None, sets):
         ds.precompute(desc)

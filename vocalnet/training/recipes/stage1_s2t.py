@@ -88,14 +88,15 @@ class Stage1Recipe:
         fp = f"encoder:{c.speech_encoder}:{c.encoder_config}:pad{c.encoder_pad_to_30s}"
         distill_only = [dataclasses.replace(d, task="distill") for m in self.cfg.distill_only for d in load_dialogues(m)]
         train, dev = cached_datasets(self.cfg, "whisper-encoder", self._featurize, fp, "Whisper features",
-                                     extra_train=distill_only)
-        if self.cfg.distill_weight:
-            untyped = next((d for ds in (train, dev) if ds for d in ds.items if not d.question), None)
-            if untyped is not None:
-                raise ConfigError(f"distill_weight needs the typed `question` of every item; {untyped.id} has none")
+                                     extra_train=distill_only, check=self._check_typed if self.cfg.distill_weight else None)
         k = round(self.cfg.repeat_question * len(train.items))
         train.items = train.items + [d.as_repeat() for d in random.Random(self.cfg.seed).sample(train.items, k)]
         return train, dev
+
+    @staticmethod
+    def _check_typed(d: Dialogue) -> None:
+        if not d.question:
+            raise ConfigError(f"distill_weight needs the typed `question` of every item; {d.id} has none")
 
     def _prompt(self, task: str) -> Prompt:
         if task == "repeat":
@@ -145,12 +146,17 @@ class Stage1Recipe:
         terms = [(1.0, ce, ce_rows.sum())]
         if self.cfg.distill_weight:
             with torch.no_grad(), model.llm.disable_adapter():
-                typed = [torch.tensor(t, device=speech.device) for t in batch["typed"]]
-                embeds = torch.nn.utils.rnn.pad_sequence([model.llm.get_input_embeddings()(t) for t in typed], batch_first=True)
-                teacher = self._target_logits(model, embeds, torch.tensor([len(t) for t in typed]), batch)[0]
+                teacher = self._target_logits(model, *self.typed_query(model, batch), batch)[0]
             kl = F.kl_div(logits.float().log_softmax(-1), teacher.float().log_softmax(-1), log_target=True, reduction="sum")
             terms.append((self.cfg.distill_weight, kl, torch.tensor(len(targets), device=kl.device)))
         return terms + self.norm_terms(speech, lens)
+
+    @staticmethod
+    def typed_query(model: VocalNetModel, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The typed questions as a query: their token embeddings (B, T, D), right-padded, and lengths."""
+        typed = [torch.tensor(t, device=model.llm.device) for t in batch["typed"]]
+        embeds = torch.nn.utils.rnn.pad_sequence([model.llm.get_input_embeddings()(t) for t in typed], batch_first=True)
+        return embeds, torch.tensor([len(t) for t in typed])
 
     @staticmethod
     def _target_logits(model: VocalNetModel, query: torch.Tensor, lens: torch.Tensor,
