@@ -73,6 +73,26 @@ def test_mtp_decoding_takes_fewer_steps() -> None:
     assert steps[1] == 19 and steps[3] == 10
 
 
+def test_pattern_units_take_each_unit_from_the_head_that_decoding_uses() -> None:
+    """m-token decoding takes unit p from head j = p mod (m+1) at row p - j; special tokens never win."""
+    gen = tiny()
+    V, rows = gen.config.vocab_size, 11
+    logits = []
+    for j in range(4):  # head j at row r prefers unit (3 * r + j) mod 40, and EOS above all of them
+        lg = torch.zeros(2, rows, V)
+        lg[:, torch.arange(rows), (3 * torch.arange(rows) + j) % 40] = 1.0
+        lg[..., gen.config.eos_id] = 5.0
+        logits.append(lg)
+    for m in (0, 2, 3):
+        got = gen.pattern_units(logits, m)
+        want = [(3 * (p - p % (m + 1)) + p % (m + 1)) % 40 for p in range(rows)]
+        assert got.shape == (2, rows) and got[0].tolist() == want and got[1].tolist() == want
+    with pytest.raises(ValueError, match="mtp must lie"):
+        gen.pattern_units(logits, 4)
+    with pytest.raises(ValueError, match="group"):
+        tiny("group").pattern_units(logits[:1], 0)
+
+
 # ---- masks ----------------------------------------------------------------------------------------------
 def test_streaming_chunk_boundaries() -> None:
     rows = torch.arange(50)

@@ -24,8 +24,10 @@ from vocalnet.llm.backbone import load_tokenizer
 from vocalnet.modeling import VocalNetModel
 from vocalnet.training.config import TrainConfig
 from vocalnet.training.data import Dialogue, DialogueDataset, TensorCache
+from vocalnet.training.gta import write_gta_manifest
 from vocalnet.training.recipes.stage1_s2t import Stage1Recipe
 from vocalnet.training.recipes.stage2_s2s import Stage2Recipe
+from vocalnet.training.recipes.vocoder_u2l import load_pairs
 from vocalnet.training.run import train
 from vocalnet.training.trainer import param_groups
 
@@ -324,6 +326,33 @@ def test_stage2_cache_survives_a_new_generator_but_not_a_new_stage1(stage1: Path
         if f.is_file() and f.name != "model.safetensors":
             (changed / f.name).write_bytes(f.read_bytes())
     assert fingerprint(changed) != fingerprint(stage1)
+
+
+def test_gta_units_line_up_with_the_answers_for_the_vocoder(stage1: Path, corpus: Path, tmp_path: Path) -> None:
+    """`vocalnet vocoder gta`: one predicted unit per true unit, the answer's latent kept, a manifest the
+    vocoder recipe reads; the reported agreement is the files' own."""
+    entries = json.loads((corpus / "train.json").read_text())
+    for e in entries:  # latents for the vocoder, stored outside the corpus folder
+        np.save(tmp_path / f"{e['id']}.npy", np.zeros((4, 10), np.float32))
+        e["answer_latent"] = str(tmp_path / f"{e['id']}.npy")
+    manifest = corpus / "gta_src.json"
+    manifest.write_text(json.dumps(entries))
+    with pytest.raises(ValueError, match="mtp must lie"):
+        write_gta_manifest(stage1, manifest, tmp_path / "bad", mtp=3)  # the tiny generator has 2 extra heads
+    out, agree = write_gta_manifest(stage1, manifest, tmp_path / "gta", mtp=2, cache_dir=tmp_path / "cache")
+    gta = json.loads(out.read_text())
+    assert [e["id"] for e in gta] == [e["id"] for e in entries]
+    same = total = 0
+    for src, e in zip(entries, gta):
+        true, pred = np.load(corpus / src["units"]), np.load(out.parent / e["units"])
+        assert pred.shape == true.shape and 0 <= pred.min() and pred.max() < UNITS
+        assert Path(e["speech"]).is_absolute() and Path(e["speech"]).is_file()
+        same, total = same + int((pred == true).sum()), total + len(true)
+    assert agree == pytest.approx(same / total)
+    pairs = load_pairs(out)
+    assert [p.latent for p in pairs] == [Path(e["answer_latent"]) for e in entries]
+    again, _ = write_gta_manifest(stage1, manifest, tmp_path / "gta2", mtp=2, cache_dir=tmp_path / "cache")
+    assert all(np.array_equal(np.load(a.units), np.load(b.units)) for a, b in zip(pairs, load_pairs(again)))
 
 
 def test_cache_entries_follow_the_audio_and_the_answer_not_the_paths(tmp_path: Path) -> None:

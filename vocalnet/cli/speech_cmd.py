@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models import DEFAULT_TOKENIZER, DEFAULT_VOCODER
+from ..models import DEFAULT_MODEL, DEFAULT_TOKENIZER, DEFAULT_VOCODER
 
 
 def _manifest_audio(manifest: Path, field: str) -> list[tuple[dict, Path]]:
@@ -90,6 +90,14 @@ def cmd_vocoder_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vocoder_gta(args: argparse.Namespace) -> int:
+    from ..training.gta import write_gta_manifest
+
+    out, agree = write_gta_manifest(args.model, args.manifest, args.out, args.mtp, args.cache_dir, args.batch_size)
+    print(f"{out}: generator units (m = {args.mtp}, teacher-forced) for every entry; {100 * agree:.1f}% equal the tokenizer's")
+    return 0
+
+
 def cmd_vocoder_decode(args: argparse.Namespace) -> int:
     from ..audio.io import write_audio
     from ..vocoder.vocoder import StreamingVocoder, Vocoder
@@ -141,6 +149,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = voc.add_parser("train", help="train the unit-to-latent model from a YAML config (stage: vocoder)")
     v.add_argument("--config", type=Path, required=True)
     v.set_defaults(func=cmd_vocoder_train)
+    g = voc.add_parser("gta", help="the generator's teacher-forced units of a manifest's answers (vocoder training data)")
+    g.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="a vocalnet model folder (default: the shipped model)")
+    g.add_argument("--manifest", type=Path, required=True, help="answers with units (`vocalnet tokenizer encode`)")
+    g.add_argument("--out", type=Path, required=True, help="folder for units/ and the new manifest")
+    g.add_argument("--mtp", type=int, default=3, help="take the units as m-token decoding does (0: main head only)")
+    g.add_argument("--cache-dir", type=Path, help="stage-2 hidden-state cache to read and fill (default: OUT/cache)")
+    g.add_argument("--batch-size", type=int, default=16)
+    g.set_defaults(func=cmd_vocoder_gta)
     d = voc.add_parser("decode", help="units (.npy or whitespace-separated text) -> wav")
     d.add_argument("units", type=Path)
     d.add_argument("--vocoder", type=Path, default=DEFAULT_VOCODER, help="default: the shipped vocoder")

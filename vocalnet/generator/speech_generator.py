@@ -87,6 +87,20 @@ class SpeechGenerator(nn.Module):
         """Heads beyond the main one (0 for NTP and group modeling)."""
         return 0 if self.config.variant == "group" else self.config.mtp_num
 
+    def pattern_units(self, logits: list[torch.Tensor], mtp: int) -> torch.Tensor:
+        """Teacher-forced unit predictions (B, rows) taken as m-token decoding takes them: unit p comes
+        from head j = p mod (m + 1) at row p - j (the argmax over units, special tokens excluded).
+
+        logits: the training forward's per-head logits (`GeneratorOutput.logits`)."""
+        if self.config.variant == "group":
+            raise ValueError("pattern_units needs per-token heads (variant 'ntp' or 'mtp'), not group modeling")
+        if not 0 <= mtp < len(logits):
+            raise ValueError(f"mtp must lie in [0, {len(logits) - 1}] for this generator, got {mtp}")
+        preds = torch.stack([lg[..., : self.config.unit_vocab_size].argmax(-1) for lg in logits[: mtp + 1]])
+        p = torch.arange(preds.shape[2], device=preds.device)
+        j = p % (mtp + 1)
+        return preds[j, :, p - j].T
+
     @property
     def has_mtp_modules(self) -> bool:
         """Whether extra heads sit on their own transformer modules (each with its own KV cache)."""
