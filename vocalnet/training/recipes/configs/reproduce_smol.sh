@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped vocalnet-smol from scratch on a CPU machine (run from the repository root).
 # Every step resumes or skips work already done, so re-running after an interruption continues.
-# Seeds: corpus 0, tokenizer 0, vocoder 0, stage 1 0, readings 0-2, stage 2 0.
+# Seeds: corpus 0, tokenizer 0, vocoder 0, stage 1 0, readings 0-2 (generator) and 3 (vocoder), stage 2 0.
 # The shipped tokenizer, vocoder, stage 1 and generator up to stage 2p (sessions 1-11) were trained on a
 # corpus with piper's sampled answer voice (add --answer-noise-scale 0.667 --answer-noise-w 0.8 to the
 # synth line to rebuild that one); the default now renders answers noise-free (README, "Corpus"), and
@@ -17,7 +17,6 @@ vocalnet data check "$DATA" --allow-missing-units
   vocalnet tokenizer train --manifest "$DATA/train.json" --out runs/smol/tokenizer --vocab 1024 --seed 0
 for split in train dev test; do vocalnet tokenizer encode "$DATA/$split.json" --tokenizer runs/smol/tokenizer; done
 vocalnet data check "$DATA" --vocab 1024
-vocalnet vocoder train --config $CFG/smol_vocoder.yaml
 vocalnet train --config $CFG/smol_align.yaml
 vocalnet train --config $CFG/smol_stage1.yaml
 for seed in 0 1 2; do  # answer texts for the generator: sentences of common words in the assistant voice
@@ -25,6 +24,15 @@ for seed in 0 1 2; do  # answer texts for the generator: sentences of common wor
   vocalnet tokenizer encode data/readings_s$seed/readings.json --tokenizer runs/smol/tokenizer
 done
 vocalnet train --config $CFG/smol_stage2.yaml
+# the vocoder learns the generator's own units too (GTA): of the training answers, and of readings it never
+# trained on; the hidden states come from the stage-2 run's cache
+vocalnet data readings --out data/readings_s3 --num 8000 --seed 3
+vocalnet tokenizer encode data/readings_s3/readings.json --tokenizer runs/smol/tokenizer
+for src in "$DATA/train.json:train" "$DATA/dev.json:dev" "data/readings_s3/readings.json:readings_s3"; do
+  vocalnet vocoder gta --model runs/smol/stage2/final --manifest "${src%%:*}" --out "runs/smol/gta/${src##*:}" \
+    --mtp 3 --cache-dir runs/smol/stage2/cache
+done
+vocalnet vocoder train --config $CFG/smol_vocoder_gta.yaml
 vocalnet package --trained runs/smol/stage2/final --tokenizer runs/smol/tokenizer \
-  --vocoder runs/smol/vocoder/final --out vocalnet/models/vocalnet-smol --default-mtp 3
+  --vocoder runs/smol/vocoder_gta/final --out vocalnet/models/vocalnet-smol --default-mtp 3
 vocalnet eval run --data "$DATA/test.json"
