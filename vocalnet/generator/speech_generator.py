@@ -89,11 +89,13 @@ class SpeechGenerator(nn.Module):
 
     def pattern_units(self, logits: list[torch.Tensor], mtp: int) -> torch.Tensor:
         """Teacher-forced unit predictions (B, rows) taken as m-token decoding takes them: unit p comes
-        from head j = p mod (m + 1) at row p - j (the argmax over units, special tokens excluded).
+        from head j = p mod (m + 1) at row p - j (the argmax over units, special tokens excluded). That is
+        every step's pattern while the text is ahead of the speech; in streaming, a step whose later
+        heads' text has not arrived yet takes fewer tokens.
 
         logits: the training forward's per-head logits (`GeneratorOutput.logits`)."""
         if self.config.variant == "group":
-            raise ValueError("pattern_units needs per-token heads (variant 'ntp' or 'mtp'), not group modeling")
+            raise ValueError("pattern_units needs per-token heads; group modeling predicts whole groups")
         if not 0 <= mtp < len(logits):
             raise ValueError(f"mtp must lie in [0, {len(logits) - 1}] for this generator, got {mtp}")
         preds = torch.stack([lg[..., : self.config.unit_vocab_size].argmax(-1) for lg in logits[: mtp + 1]])

@@ -33,6 +33,8 @@ def write_gta_manifest(model_dir: str | Path, manifest: str | Path, out_dir: str
     predicted units equal to the true ones. The LLM hidden states come from (and fill) the stage-2
     cache, so a corpus the generator trained on costs only the generator's forward passes."""
     manifest, out_dir = Path(manifest), Path(out_dir)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     cfg = TrainConfig(stage="s2s", output_dir=str(out_dir), train_manifest=str(manifest), init_from=str(model_dir),
                       cache_dir=str(cache_dir) if cache_dir else None)
     recipe = Stage2Recipe(cfg)
