@@ -11,15 +11,14 @@ data readings` seed) give mistakes like those of unseen answers.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data.manifest import read_entries
+from ..data.manifest import entry_file, read_entries
+from ..data.state import atomic_path, write_json
 from .config import TrainConfig
 from .recipes.stage2_s2s import Stage2Recipe
 
@@ -43,7 +42,6 @@ def write_gta_manifest(model_dir: str | Path, manifest: str | Path, out_dir: str
     if not 0 <= mtp <= model.speech_generator.num_extra_heads:
         raise ValueError(f"mtp must lie in [0, {model.speech_generator.num_extra_heads}] for {model_dir}, got {mtp}")
     data, _ = recipe.datasets(module)
-    (out_dir / "units").mkdir(parents=True, exist_ok=True)
     same = total = 0
     with torch.no_grad():
         for start in tqdm(range(0, len(data), batch_size), desc="GTA units", unit="batch"):
@@ -55,18 +53,13 @@ def write_gta_manifest(model_dir: str | Path, manifest: str | Path, out_dir: str
                 gta = pred[: len(units)].numpy().astype(np.int16)
                 same += int((gta == np.asarray(units)).sum())
                 total += len(units)
-                path = out_dir / "units" / f"{dialogue.id}.npy"
-                tmp = path.with_suffix(".tmp.npy")
-                np.save(tmp, gta)
-                os.replace(tmp, path)
+                with atomic_path(out_dir / "units" / f"{dialogue.id}.npy") as tmp:
+                    np.save(tmp, gta)
     entries = read_entries(manifest, require=("id",))
     for e in entries:
         for field in MEDIA_FIELDS:
             if isinstance(e.get(field), str):
-                e[field] = str((manifest.parent / e[field]).resolve())
+                e[field] = str(entry_file(manifest, e, field).resolve())
         e["units"] = f"units/{e['id']}.npy"
-    target = out_dir / manifest.name
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(entries, ensure_ascii=False, indent=1))
-    os.replace(tmp, target)
-    return target, same / max(total, 1)
+    write_json(out_dir / manifest.name, entries)
+    return out_dir / manifest.name, same / max(total, 1)
