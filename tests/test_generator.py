@@ -440,3 +440,92 @@ def test_decoding_without_trace_emits_the_traced_tokens(variant: str, mode: str,
 
     untraced = tokens(False)
     assert len(untraced) == 30 and untraced == tokens(True)
+
+
+# ---- phoneme rows -------------------------------------------------------------------------------------
+def phoneme_text(L: int = 13, slots: int = 4, seed: int = 5, batch: int = 1) -> torch.Tensor:
+    """Text input whose last `slots` values are phoneme ids as `generator_rows` writes them: a token
+    carries 0..slots ids, packed from the first place (0 = none)."""
+    g = torch.Generator().manual_seed(seed)
+    hidden = torch.randn(batch, L, D_LLM, generator=g)
+    ids = torch.randint(1, 30, (batch, L, slots), generator=g)
+    counts = torch.randint(0, slots + 1, (batch, L, 1), generator=g)
+    ids = torch.where(torch.arange(slots) < counts, ids, 0)
+    return torch.cat([hidden, ids.float()], dim=-1)
+
+
+def phoneme_tiny(**kw) -> SpeechGenerator:
+    return tiny(position_layout="separate", phoneme_slots=4, phoneme_vocab=32, phoneme_embed_size=8,
+                phoneme_rows=True, **kw)
+
+
+def test_phoneme_rows_follow_their_token() -> None:
+    gen = phoneme_tiny()
+    text = phoneme_text()
+    x, rows = gen.text_inputs(text, [13])
+    ids = text[0, :, D_LLM:]
+    assert rows[0].tolist() == (1 + (ids > 0).sum(-1)).tolist()
+    assert x.shape[1] == int(rows.sum())
+    first = int(rows[0, 0])  # token 1's row comes right after token 0's phoneme rows
+    token_only = tiny(position_layout="separate", phoneme_slots=4, phoneme_vocab=32, phoneme_embed_size=8)
+    token_only.load_state_dict(gen.state_dict(), strict=False)
+    y, ones = token_only.text_inputs(text, [13])
+    assert ones.tolist() == [[1] * 13]
+    assert torch.allclose(x[0, 0], y[0, 0]) and torch.allclose(x[0, first], y[0, 1])
+    short, rows2 = gen.text_inputs(text, [5])  # padded tokens give no rows
+    assert rows2[0, 5:].sum() == 0 and torch.allclose(short[0, : int(rows2.sum())], x[0, : int(rows2.sum())])
+
+
+@pytest.mark.parametrize("mode", ["non-streaming", "streaming"])
+def test_phoneme_rows_decode_as_teacher_forced(mode: str) -> None:
+    """The engine expands pushed text into phoneme rows exactly as training does, under the token-counted
+    streaming schedule."""
+    gen = phoneme_tiny()
+    text, units = phoneme_text(), data(N=40)[1]
+    with torch.no_grad():
+        ref = gen(text, [13], units, [40], mode)
+    dec = forced_decoder(gen, units[0].tolist(), mtp=2)
+    if mode == "non-streaming":
+        res = dec.generate(text)
+    else:
+        for i in range(0, 13, 3):
+            dec.push_text(text[:, i : i + 3])
+        dec.finish()
+        res = dec.result()
+    assert res.tokens == units[0].tolist() and dec.text_tokens == 14 and dec.text_len > 14
+    for j, err in max_trace_error(res.trace, ref.logits).items():
+        assert err < 1e-4, (j, err)
+
+
+def test_phoneme_rows_stream_with_their_token() -> None:
+    """In streaming, speech rows of chunk 0 (which see BOS + 4 tokens) ignore the phonemes of token 5
+    and later; chunk 1's rows read them."""
+    gen = phoneme_tiny()
+    text, units = phoneme_text(), data(N=40)[1]
+    other = text.clone()
+    first = other[0, 4:, D_LLM]
+    other[0, 4:, D_LLM] = torch.where(first > 0, first % 29 + 1, 0)  # token 5 on: another first phoneme
+    assert (first > 0).any()
+    with torch.no_grad():
+        a, b = (gen(t, [13], units, [40], "streaming").logits[0] for t in (text, other))
+    assert torch.allclose(a[0, :16], b[0, :16], atol=1e-6)
+    assert not torch.allclose(a[0, 16:31], b[0, 16:31], atol=1e-3)
+
+
+def test_phoneme_rows_padded_batch_equals_single_samples() -> None:
+    gen = phoneme_tiny()
+    text = phoneme_text(batch=3)
+    units = torch.randint(0, 40, (3, 40), generator=torch.Generator().manual_seed(3))
+    lens, ulens = [13, 6, 9], [40, 17, 31]
+    batch = gen(text, lens, units, ulens, "streaming")
+    for i in range(3):
+        single = gen(text[i : i + 1, : lens[i]], [lens[i]], units[i : i + 1, : ulens[i]], [ulens[i]], "streaming")
+        assert torch.allclose(batch.sample_losses[i], single.sample_losses[0], atol=1e-5), i
+
+
+def test_sample_mask_counts_tokens_over_phoneme_rows() -> None:
+    token_rows = torch.tensor([0, 1, 3, 4, 7])  # BOS, then tokens of 2, 1 and 3 positions
+    m = sample_mask(4, 20, True, 2, 15, token_rows=token_rows)
+    assert m.shape == (27, 27)
+    assert m[7 + 15, :7].tolist() == [True] * 3 + [False] * 4  # chunk 0 sees BOS + token 1 (with its phoneme)
+    assert m[7 + 16, :7].tolist() == [True] * 7  # chunk 1 sees every token (clamped at 4)

@@ -68,7 +68,7 @@ class SpeechDecoder:
                              f"got {self.max_tokens}")
         self.tracing = trace
         rows = torch.arange(self.max_tokens + self.m + 2 * self.stride + 2)
-        # streaming schedule as plain ints: text positions (BOS included) each base speech row sees
+        # streaming schedule as plain ints: text tokens (BOS included) each base speech row sees
         self._streaming_vis: list[int] = text_visibility(rows, None, True, c.txt_token_num, c.speech_token_num).tolist()
         # added to every head's logits: only units and EOS can be emitted
         self._suppress = torch.full((c.vocab_size,), float("-inf"), device=generator.embedding.weight.device)
@@ -83,6 +83,7 @@ class SpeechDecoder:
         self.caches = [[KVCache() for _ in self.g.module_layers(j)] for j in range(self.n_modules + 1)]
         self.prenet_len = 0
         self.text_len = 0  # text positions in the decoder, BOS included
+        self.token_rows = [0]  # token_rows[k]: text positions holding the first k text tokens (BOS included)
         self.text_final = False
         self.bidirectional_text = False
         self.text_buffer: list[torch.Tensor] = []  # streamed text hidden states not yet run
@@ -134,7 +135,7 @@ class SpeechDecoder:
     def _buffer_unblocks(self) -> bool:
         """Whether the buffered text completes what the next speech row must see."""
         buffered = sum(t.shape[1] for t in self.text_buffer) + (0 if self.text_len else 1)  # + BOS
-        return self.text_len + buffered >= self._text_needed(len(self.tokens) + self.stride - 1)
+        return self.text_tokens + buffered >= self._text_needed(len(self.tokens) + self.stride - 1)
 
     def _flush_text(self) -> None:
         if self.text_buffer:
@@ -164,13 +165,18 @@ class SpeechDecoder:
         """Run the pre-net over new text; the decoder takes its rows with its next speech row."""
         self._check_text(text_hidden)
         g = self.g
-        dev, n = text_hidden.device, text_hidden.shape[1]
+        dev = text_hidden.device
+        x, rows = g.text_inputs(text_hidden, [text_hidden.shape[1]])
+        n = x.shape[1]
         pos = torch.arange(self.prenet_len, self.prenet_len + n, device=dev)[None]
         mask = self._text_mask(self.prenet_len, n, 0, causal=True, device=dev)
-        x = g.prenet(text_hidden, pos, mask, self.prenet_caches)
+        x = g.prenet(x, pos, mask, self.prenet_caches)
         self.prenet_len += n
         if self.text_len == 0:
             x = torch.cat([g.embedding(torch.tensor([[self.cfg.bos_id]], device=dev)), x], dim=1)
+            self.token_rows.append(1)
+        for k in rows[0].tolist():
+            self.token_rows.append(self.token_rows[-1] + k)
         self._queue_text(0, x)
         self.text_len += x.shape[1]
         self.bidirectional_text = bidirectional
@@ -192,18 +198,23 @@ class SpeechDecoder:
         return torch.cat([text, speech], dim=1)[None, None]
 
     # ---- speech side -------------------------------------------------------------------------------
+    @property
+    def text_tokens(self) -> int:
+        """Text tokens in the decoder, BOS included (each may span several positions: phoneme rows)."""
+        return len(self.token_rows) - 1
+
     def _visible(self, base_row: int) -> int:
         """Text positions base speech row `base_row` attends to (never more than have arrived)."""
         if self.bidirectional_text:
             return self.text_len
-        return min(self._text_needed(base_row), self.text_len)
+        return self.token_rows[min(self._text_needed(base_row), self.text_tokens)]
 
     def _allowed(self, base_row: int) -> bool:
         """Whether the text that base speech row `base_row` sees has arrived."""
-        return self.text_final or self._text_needed(base_row) <= self.text_len
+        return self.text_final or self._text_needed(base_row) <= self.text_tokens
 
     def _text_needed(self, base_row: int) -> int:
-        """Text positions (BOS included) that base speech row `base_row` sees in streaming."""
+        """Text tokens (BOS included) that base speech row `base_row` sees in streaming."""
         return self._streaming_vis[base_row]
 
     def _row_inputs(self, j: int, r0: int, r1: int, dev: torch.device) -> torch.Tensor:

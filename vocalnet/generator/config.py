@@ -38,6 +38,10 @@ class SpeechGeneratorConfig:
       espeak-ng phoneme ids of the words its token completes (`vocalnet.generator.phonemes`), in that
       many places after the token embedding; `phoneme_embed` embeds each id (`phoneme_embed_size`
       values), `phoneme_proj` maps the concatenated places to the hidden size and adds them.
+    phoneme_rows: with phoneme_slots, each phoneme id also gets a text position of its own, right
+      after its token's (`phoneme_row_proj` of its embedding), so that speech rows find the sound
+      they speak by attention instead of reading it out of one packed vector per word. The streaming
+      schedule still counts tokens: a token's phoneme positions become visible with it.
     dropout: attention-probability dropout while training (the official decoder's only dropout).
     hidden_dropout: dropout on each layer's attention and MLP outputs before they join the residual
       stream, while training (0: none, as officially). A small corpus needs it: without it the smol
@@ -79,6 +83,7 @@ class SpeechGeneratorConfig:
     phoneme_embed_size: int = 32
     phoneme_vocab: int = 256
     phoneme_voice: str = "en-us"
+    phoneme_rows: bool = False
     unit_noise: float = 0.0
     text_dropout: float = 0.0
 
@@ -148,6 +153,10 @@ class SpeechGeneratorConfig:
             raise ConfigError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.position_layout not in POSITION_LAYOUTS:
             raise ConfigError(f"position_layout must be one of {POSITION_LAYOUTS}, got {self.position_layout!r}")
+        if not isinstance(self.phoneme_rows, bool):
+            raise ConfigError(f"phoneme_rows must be true or false, got {self.phoneme_rows!r}")
+        if self.phoneme_rows and not self.phoneme_slots:
+            raise ConfigError("phoneme_rows needs phoneme_slots > 0 (the ids its rows are made of)")
         if self.variant == "group" and self.speech_token_num % self.group_size:
             raise ConfigError(
                 f"speech_token_num {self.speech_token_num} must be a multiple of group_size {self.group_size}"

@@ -48,13 +48,19 @@ def sample_mask(
     row_stride: int = 1,
     text_pad: int | None = None,
     speech_pad: int | None = None,
+    token_rows: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Dense boolean mask (T, T) of one sample laid out as [text (padded), speech (padded)].
 
-    text_len: valid text positions (BOS included); speech_rows: valid speech rows. Row r sees the
+    text_len: valid text tokens (BOS included); speech_rows: valid speech rows. Row r sees the
     text of base row r * row_stride + row_shift (MTP module j: shift j; group modeling: stride g and
     shift g - 1, the group's last token). Padding rows attend to themselves only (never NaN).
+    token_rows: when tokens span several text positions (phoneme rows), token_rows[k] is the number
+    of positions that hold the first k tokens (k = 0 .. text_len); None: one position per token.
     """
+    vis_tokens = text_len
+    if token_rows is not None:
+        text_len = int(token_rows[text_len])
     tp = text_len if text_pad is None else text_pad
     sp = speech_rows if speech_pad is None else speech_pad
     mask = torch.zeros(tp + sp, tp + sp, dtype=torch.bool)
@@ -64,7 +70,9 @@ def sample_mask(
         mask[:text_len, :text_len] = True
     if speech_rows > 0:
         rows = torch.arange(speech_rows)
-        vis = text_visibility(rows * row_stride + row_shift, text_len, streaming, text_chunk_size, speech_chunk_size)
+        vis = text_visibility(rows * row_stride + row_shift, vis_tokens, streaming, text_chunk_size, speech_chunk_size)
+        if token_rows is not None:
+            vis = token_rows[vis]
         mask[tp : tp + speech_rows, :tp] = torch.arange(tp)[None, :] < vis[:, None]
         mask[tp : tp + speech_rows, tp : tp + speech_rows] = torch.ones(
             speech_rows, speech_rows, dtype=torch.bool

@@ -48,6 +48,7 @@ class SpeechGenerator(nn.Module):
             self.phoneme_proj = nn.Linear(c.phoneme_slots * c.phoneme_embed_size, H, bias=False)
         else:
             self.phoneme_embed = self.phoneme_proj = None
+        self.phoneme_row_proj = nn.Linear(c.phoneme_embed_size, H) if c.phoneme_rows else None
         self.embedding = nn.Embedding(c.vocab_size, H, padding_idx=c.pad_id)
         self.encode_layers = nn.ModuleList(self._layer() for _ in range(c.encoder_num_layers))
         self.decode_layers = nn.ModuleList(self._layer() for _ in range(c.decoder_num_layers))
@@ -111,11 +112,12 @@ class SpeechGenerator(nn.Module):
     def rope(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         return self.rotary(positions, dtype)
 
-    def prenet(
-        self, text_hidden: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
-        caches: list[KVCache] | None = None,
-    ) -> torch.Tensor:
-        """Text input (B, L, text_input_size) -> pre-net outputs (B, L, H), causal over text."""
+    def text_inputs(self, text_hidden: torch.Tensor, text_lens: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Text input (B, L, text_input_size) -> pre-net inputs (B, R, H) and rows per token (B, L).
+
+        One row per token; with `phoneme_rows`, each of its phoneme ids follows it as a row of its own
+        (R is then the longest sample's row count, the rest zero-padded; padded tokens count 0 rows).
+        """
         c = self.config
         hidden = text_hidden[..., : c.llm_hidden_size]
         x = self.input_proj(hidden) if self.input_proj is not None else hidden
@@ -124,9 +126,27 @@ class SpeechGenerator(nn.Module):
         if self.training and c.text_dropout:
             keep = torch.rand(x.shape[:-1], device=x.device) >= c.text_dropout
             x = x * keep.unsqueeze(-1).to(x.dtype)
-        if self.phoneme_proj is not None:
-            ids = text_hidden[..., c.llm_hidden_size + c.text_embed_size :].round().long()
-            x = x + self.phoneme_proj(self.phoneme_embed(ids).flatten(-2))
+        B, L = x.shape[:2]
+        valid = torch.arange(L, device=x.device)[None] < torch.tensor(text_lens, device=x.device)[:, None]
+        if self.phoneme_proj is None:
+            return x, valid.long()
+        ids = text_hidden[..., c.llm_hidden_size + c.text_embed_size :].round().long()
+        phonemes = self.phoneme_embed(ids)
+        x = x + self.phoneme_proj(phonemes.flatten(-2))
+        if self.phoneme_row_proj is None:
+            return x, valid.long()
+        rows = torch.cat([x[:, :, None], self.phoneme_row_proj(phonemes)], dim=2)  # (B, L, 1 + slots, H)
+        keep = torch.cat([valid[..., None], (ids > 0) & valid[..., None]], dim=2)
+        per_sample = [rows[b][keep[b]] for b in range(B)]  # token-major: a token's row, then its phonemes
+        out = x.new_zeros(B, max(len(r) for r in per_sample), x.shape[-1])
+        for b, r in enumerate(per_sample):
+            out[b, : len(r)] = r
+        return out, keep.sum(-1)
+
+    def prenet(
+        self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, caches: list[KVCache] | None = None,
+    ) -> torch.Tensor:
+        """Pre-net inputs (B, R, H) (`text_inputs`) -> pre-net outputs (B, R, H), causal over text."""
         rope = self.rope(positions, x.dtype)
         for i, layer in enumerate(self.encode_layers):
             x = layer(x, rope, mask, caches[i] if caches else None, "text")
@@ -232,14 +252,19 @@ class SpeechGenerator(nn.Module):
         streaming = resolve_streaming_flags(mask_mode, B, rng)
 
         # Text part: pre-net (causal), then BOS in front.
-        L = max(text_lens)
-        text_hidden = text_hidden[:, :L]
-        pos_text = torch.arange(L, device=dev)[None].expand(B, L)
-        pre = self.prenet(text_hidden, pos_text, causal_mask(text_lens, L).to(dev))
+        x_text, token_rows = self.text_inputs(text_hidden[:, : max(text_lens)], text_lens)
+        row_lens = token_rows.sum(1).tolist()
+        R = x_text.shape[1]
+        pos_text = torch.arange(R, device=dev)[None].expand(B, R)
+        pre = self.prenet(x_text, pos_text, causal_mask(row_lens, R).to(dev))
         bos = self.embedding(torch.full((B, 1), c.bos_id, device=dev))
         text = torch.cat([bos, pre], dim=1)
-        t_lens = [n + 1 for n in text_lens]
-        Tp = L + 1
+        t_lens = [n + 1 for n in text_lens]  # text tokens, BOS included
+        t_rows = [n + 1 for n in row_lens]  # text positions, BOS included
+        # text positions holding the first k text tokens (BOS included), k = 0 .. t_lens
+        head = torch.tensor([0, 1])
+        cum_rows = [torch.cat([head, 1 + token_rows[b, :n].cpu().cumsum(0)]) for b, n in enumerate(text_lens)]
+        Tp = R + 1
 
         s_in, s_out, s_rows = self._speech_io(speech_tokens, speech_lens)
         if self.training and c.unit_noise:
@@ -250,7 +275,7 @@ class SpeechGenerator(nn.Module):
             s_in_x = self.embedding(s_in)
         Sp = s_in_x.shape[1]
         x = torch.cat([text, s_in_x], dim=1)
-        positions = self._positions(t_lens, Tp, Sp, dev)
+        positions = self._positions(t_rows, Tp, Sp, dev)
         rope = self.rope(positions, x.dtype)
 
         stride = c.group_size if c.variant == "group" else 1
@@ -259,8 +284,8 @@ class SpeechGenerator(nn.Module):
             # Module j: j fewer valid rows, each seeing the text of base row + j.
             shift = j + stride - 1
             ms = [
-                sample_mask(tl, max(r - j, 0), st, c.txt_token_num, c.speech_token_num, shift, stride, Tp, Sp)
-                for tl, r, st in zip(t_lens, s_rows, streaming)
+                sample_mask(tl, max(r - j, 0), st, c.txt_token_num, c.speech_token_num, shift, stride, Tp, Sp, cr)
+                for tl, r, st, cr in zip(t_lens, s_rows, streaming, cum_rows)
             ]
             return torch.stack(ms)[:, None].to(dev)
 

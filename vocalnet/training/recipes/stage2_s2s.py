@@ -51,14 +51,20 @@ class Stage2Recipe:
     def _warm_start(gen: SpeechGenerator, state: dict[str, torch.Tensor]) -> None:
         """Load an earlier generator. The parts it may lack are the extra text inputs (`embed_proj`,
         `phoneme_embed` / `phoneme_proj`: it read fewer of them); their projections start at zero, so the
-        warm-started generator begins where the old one ended."""
+        warm-started generator begins where the old one ended. New phoneme rows start from the old
+        projection of a word's first phoneme (`phoneme_proj`'s first slot), so they begin as sounds the
+        generator already reads."""
         missing, unexpected = gen.load_state_dict(state, strict=False)
-        added = ("embed_proj.", "phoneme_embed.", "phoneme_proj.")
+        added = ("embed_proj.", "phoneme_embed.", "phoneme_proj.", "phoneme_row_proj.")
         if unexpected or any(not k.startswith(added) for k in missing):
             raise ValueError(f"generator_from does not fit this generator: missing {missing}, unexpected {unexpected}")
         for name in ("embed_proj", "phoneme_proj"):
             if f"{name}.weight" in missing:
                 torch.nn.init.zeros_(getattr(gen, name).weight)
+        if "phoneme_row_proj.weight" in missing:
+            with torch.no_grad():
+                gen.phoneme_row_proj.weight.copy_(gen.phoneme_proj.weight[:, : gen.config.phoneme_embed_size])
+                gen.phoneme_row_proj.bias.zero_()
 
     @torch.no_grad()
     def _featurize(self, d: Dialogue) -> torch.Tensor:
