@@ -117,8 +117,10 @@ def run_generator_bench(
         raise ValueError(f"precision {precision!r} is CPU-only; use fp32 on {device}")
     gen = for_inference(gen, precision).to(device)
     text = torch.randn(1, text_len, cfg.text_input_size)
-    if cfg.phoneme_slots:  # the last columns are phoneme ids
-        text[..., -cfg.phoneme_slots :] = torch.randint(0, cfg.phoneme_vocab, (1, text_len, cfg.phoneme_slots))
+    if cfg.phoneme_slots:  # the last columns are phoneme ids, 0-6 per token packed from the first place, as in answers
+        ids = torch.randint(1, cfg.phoneme_vocab, (1, text_len, cfg.phoneme_slots))
+        counts = torch.randint(0, min(cfg.phoneme_slots, 6) + 1, (1, text_len, 1))
+        text[..., -cfg.phoneme_slots :] = torch.where(torch.arange(cfg.phoneme_slots) < counts, ids, 0).float()
     text = text.to(device)
     settings = sorted(set(mtp_values) | {0})
     _time_decode(gen, text, max(settings), min(tokens, 16))  # warm-up (allocations, kernels)
