@@ -35,7 +35,7 @@ def model_dir(assets, tmp_path_factory: pytest.TempPathFactory) -> Path:
                                decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=128)).save_pretrained(root / "whisper")
     gen = SpeechGeneratorConfig(hidden_size=32, llm_hidden_size=48, ffn_dim=64, num_heads=4, unit_vocab_size=64,
                                 mtp_num=3, max_speech_tokens=60, position_layout="separate", text_embed_size=48,
-                                phoneme_slots=8)  # every optional text input, so streaming exercises them
+                                phoneme_slots=8, phoneme_rows=True)  # every optional text input, so streaming exercises them
     cfg = VocalNetConfig(llm=str(root / "llm"), speech_encoder=str(root / "whisper"), adaptor_hidden_size=32,
                          generator=gen, system_prompt="Answer briefly.")
     VocalNetModel.from_config(cfg).save_pretrained(root / "model", half=True)
@@ -307,3 +307,13 @@ def test_prompt_reader_falls_back_to_fp32_without_down_projections() -> None:
     assert prompt_reader(fp32, fp32) is fp32
     mixed = prompt_reader(fp32, int8, fp32_names=("2",))
     assert mixed[2] is fp32[2] and type(mixed[0]) is not torch.nn.Linear
+
+
+def test_spoken_answers_too_short_for_the_judges_are_padded_not_fatal() -> None:
+    from vocalnet.evaluation.system import _judgeable
+
+    short = np.ones(700, dtype=np.float32)  # one or two units of speech at 16 kHz
+    padded = _judgeable(short)
+    assert len(padded) == 1600 and np.array_equal(padded[:700], short) and not padded[700:].any()
+    long = np.ones(5000, dtype=np.float32)
+    assert _judgeable(long) is not None and np.array_equal(_judgeable(long), long)
