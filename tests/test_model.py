@@ -111,6 +111,11 @@ def test_generator_text_input_uses_answer_positions_and_eot(small_model: VocalNe
     assert t.shape == (5, 48) and torch.equal(t[:4], hidden[7:11]) and torch.equal(t[4], eot)
 
 
+
+def _prenet(gen: SpeechGenerator, text: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Pre-net outputs of one answer's text rows (n, text_input_size)."""
+    return gen.prenet(gen.text_inputs(text[None], [text.shape[0]])[0], pos, mask)
+
 def test_token_embeddings_fused_into_the_generator_text_input(small_model: VocalNetModel) -> None:
     """With text_embed_size, each answer row carries its token's input embedding after the hidden
     state (end-of-turn's on the replaced last row), and the pre-net adds its projection."""
@@ -125,12 +130,12 @@ def test_token_embeddings_fused_into_the_generator_text_input(small_model: Vocal
     assert torch.equal(t[2, :48], emb[m.eot_id]) and torch.equal(t[2, 48:], emb[m.eot_id])
     pos, mask = torch.arange(3)[None], causal_mask([3], 3)
     with torch.no_grad():
-        base = gen.prenet(t[None], pos, mask)
+        base = _prenet(gen, t, pos, mask)
         gen.embed_proj.weight.zero_()  # without the embedding term, only the hidden half matters
-        assert not torch.allclose(base, gen.prenet(t[None], pos, mask))
+        assert not torch.allclose(base, _prenet(gen, t, pos, mask))
         t2 = t.clone()
         t2[:, 48:] = torch.randn(3, 48)
-        assert torch.equal(gen.prenet(t[None], pos, mask), gen.prenet(t2[None], pos, mask))
+        assert torch.equal(_prenet(gen, t, pos, mask), _prenet(gen, t2, pos, mask))
     with pytest.raises(ValueError, match="text_embed_size"):
         VocalNetModel(VocalNetConfig(generator=SpeechGeneratorConfig(**{**m.config.generator.to_dict(),
                                                                          "text_embed_size": 7})),
@@ -166,4 +171,4 @@ def test_phoneme_ids_of_completed_words(small_model: VocalNetModel) -> None:
     other = rows.clone()
     other[:, 48:] = 0
     with torch.no_grad():
-        assert not torch.allclose(gen.prenet(rows[None], pos, mask), gen.prenet(other[None], pos, mask))
+        assert not torch.allclose(_prenet(gen, rows, pos, mask), _prenet(gen, other, pos, mask))
