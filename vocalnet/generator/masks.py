@@ -1,6 +1,6 @@
 """Attention masks of the speech generator (spec section 3, step 5), shared by training and decoding.
 
-Everything is expressed through one function, `text_visibility`: how many text positions (BOS
+Everything is expressed through one function, `text_visibility`: how many text tokens (BOS
 included) a speech row may attend to. Training builds dense masks from it; the decoding engine uses
 it both for its step masks and for its emission schedule, so the two cannot drift apart.
 """
@@ -24,7 +24,7 @@ def speech_chunk(rows: torch.Tensor, speech_chunk_size: int) -> torch.Tensor:
 def text_visibility(
     rows: torch.Tensor, text_len: int | None, streaming: bool, text_chunk_size: int, speech_chunk_size: int
 ) -> torch.Tensor:
-    """Number of leading text positions each speech row sees.
+    """Number of leading text tokens each speech row sees (positions, unless phoneme rows add some).
 
     rows: speech-row indices in base (main head) coordinates; MTP module j passes rows + j, since its
     row p must see exactly the text that base row p + j sees. text_len counts BOS; None means "not
