@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from tqdm import tqdm
 
-from ..audio.io import resample
+from ..audio.io import SAMPLE_RATE, resample
 from ..data.manifest import entry_file, read_entries
 from ..llm.answer_rules import AnswerRules
 from .text_norm import ErrorCounts, normalize_text, word_errors
@@ -206,7 +206,7 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
         errors = capped = ErrorCounts(0, 0)
         ovrl = []
         for it, reply in zip(speech_items, tqdm(replies[m], desc=f"judge m={m}", unit="q")):
-            wav16 = _judgeable(resample(reply.audio, reply.sample_rate, 16000))
+            wav16 = _judgeable(resample(reply.audio, reply.sample_rate, SAMPLE_RATE))
             heard = asr.transcribe(wav16)
             answer_errors = word_errors(reply.text, heard)
             errors += answer_errors
@@ -236,11 +236,11 @@ def _by_voice(outcomes: list[_Outcome]) -> list[VoiceReport]:
             for v, g in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
 
 
-
 def _judgeable(wav16: np.ndarray, min_seconds: float = 0.1) -> np.ndarray:
     """A spoken answer padded with silence to the judges' shortest input: a one-unit answer must be
     scored (as the garble it is), not stop the run."""
-    return np.pad(wav16, (0, max(0, int(min_seconds * 16000) - len(wav16))))
+    return np.pad(wav16, (0, max(0, int(min_seconds * SAMPLE_RATE) - len(wav16))))
+
 
 def _median(replies: list, key: str) -> float:
     return statistics.median(r.metrics[key] for r in replies)
