@@ -260,7 +260,6 @@ class SpeechGenerator(nn.Module):
         bos = self.embedding(torch.full((B, 1), c.bos_id, device=dev))
         text = torch.cat([bos, pre], dim=1)
         t_lens = [n + 1 for n in text_lens]  # text tokens, BOS included
-        t_rows = [n + 1 for n in row_lens]  # text positions, BOS included
         # text positions holding the first k text tokens (BOS included), k = 0 .. t_lens
         head = torch.tensor([0, 1])
         cum_rows = [torch.cat([head, 1 + token_rows[b, :n].cpu().cumsum(0)]) for b, n in enumerate(text_lens)]
@@ -275,7 +274,7 @@ class SpeechGenerator(nn.Module):
             s_in_x = self.embedding(s_in)
         Sp = s_in_x.shape[1]
         x = torch.cat([text, s_in_x], dim=1)
-        positions = self._positions(t_rows, Tp, Sp, dev)
+        positions = self._positions([int(cr[-1]) for cr in cum_rows], Tp, Sp, dev)  # text positions, BOS included
         rope = self.rope(positions, x.dtype)
 
         stride = c.group_size if c.variant == "group" else 1
