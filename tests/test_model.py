@@ -111,10 +111,10 @@ def test_generator_text_input_uses_answer_positions_and_eot(small_model: VocalNe
     assert t.shape == (5, 48) and torch.equal(t[:4], hidden[7:11]) and torch.equal(t[4], eot)
 
 
-
 def _prenet(gen: SpeechGenerator, text: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Pre-net outputs of one answer's text rows (n, text_input_size)."""
     return gen.prenet(gen.text_inputs(text[None], [text.shape[0]])[0], pos, mask)
+
 
 def test_token_embeddings_fused_into_the_generator_text_input(small_model: VocalNetModel) -> None:
     """With text_embed_size, each answer row carries its token's input embedding after the hidden
