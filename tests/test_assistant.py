@@ -15,6 +15,7 @@ from vocalnet.assistant import AudioChunk, TextPiece, VocalNet, playback_stall
 from vocalnet.audio.io import AudioError
 from vocalnet.cli.main import main as cli_main
 from vocalnet.config import VocalNetConfig
+from vocalnet.decoding.sampling import DecodingOptions
 from vocalnet.generator.config import SpeechGeneratorConfig
 from vocalnet.llm.backbone import load_tokenizer
 from vocalnet.modeling import VocalNetModel
@@ -140,6 +141,17 @@ def keep_threads() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+def test_speech_decoding_options_pick_the_units(model_dir: Path) -> None:
+    greedy = VocalNet.from_pretrained(model_dir, mtp=2).chat(text="Hello?", max_new_tokens=6).units
+    sampling = DecodingOptions(temperature=1.5, seed=3)
+    sampled = [VocalNet.from_pretrained(model_dir, mtp=2, speech_decoding=sampling).chat(text="Hello?", max_new_tokens=6).units
+               for _ in range(2)]
+    assert sampled[0] == sampled[1] != greedy  # seeded sampling: reproducible, and not the greedy choice
+    assert "temperature 1.5" in sampling.describe() and DecodingOptions().describe() == "greedy"
+    with pytest.raises(ValueError, match="repetition penalty"):
+        VocalNet.from_pretrained(model_dir, speech_decoding=DecodingOptions(repetition_penalty=0.5))
+
+
 def test_chat_cli(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, keep_threads: None) -> None:
     out = tmp_path / "answer.wav"
     assert cli_main(["chat", "--model", str(model_dir), "--text", "Hello?", "--out", str(out), "--stream",
@@ -150,6 +162,7 @@ def test_chat_cli(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     audio, sr = sf.read(out)
     assert sr == 22050 and len(audio) > 0
     assert cli_main(["chat", "--model", str(model_dir), str(tmp_path / "nope.wav")]) == 2
+    assert cli_main(["chat", "--model", str(model_dir), "--text", "Hello?", "--repetition-penalty", "0.5"]) == 2
 
 
 def test_thread_policy_leaves_busy_cores_alone(monkeypatch: pytest.MonkeyPatch, keep_threads: None) -> None:

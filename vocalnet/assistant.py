@@ -14,7 +14,7 @@ C_t -> C_s schedule; the streaming vocoder turns them into audio chunks.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -72,10 +72,12 @@ class VocalNet:
     quantisation by default, several times faster on CPU); `mtp` speech tokens per step - 1.
     The prompt is read with fp32 MLP down projections (see `prompt_reader`); answer tokens, one row
     at a time, by the int8 LLM on the same KV cache, greedily under `answer_rules` (default: at most
-    two sentences, no repeated 4-grams)."""
+    two sentences, no repeated 4-grams). `speech_decoding` picks the speech tokens (default: greedy, no
+    repetition penalty); its `mtp` is replaced by `mtp`."""
 
     def __init__(self, model: VocalNetModel, vocoder: Vocoder, mtp: int | None = None, precision: str = "int8",
-                 vocoder_context: tuple[int, int] | None = None, answer_rules: AnswerRules | None = None) -> None:
+                 vocoder_context: tuple[int, int] | None = None, answer_rules: AnswerRules | None = None,
+                 speech_decoding: DecodingOptions | None = None) -> None:
         gen = model.config.generator
         if vocoder.vocab_size != gen.unit_vocab_size:
             raise ValueError(f"the vocoder reads {vocoder.vocab_size} units but the speech generator writes "
@@ -91,6 +93,8 @@ class VocalNet:
         self.mtp = (gen.mtp_num if gen.default_mtp is None else gen.default_mtp) if mtp is None else mtp
         self.vocoder_context = vocoder_context
         self.answer_rules = answer_rules or AnswerRules()
+        self.speech_decoding = speech_decoding or DecodingOptions()
+        SpeechDecoder(self.generator, replace(self.speech_decoding, mtp=self.mtp))  # bad settings fail here
         if model.tokenizer is None:
             raise ValueError("the model folder has no tokenizer for its LLM")
         if gen.phoneme_slots:
@@ -138,7 +142,7 @@ class VocalNet:
         t0 = time.perf_counter()
         m, tok = self.model, self.model.tokenizer
         eot = m.eot_id
-        dec = SpeechDecoder(self.generator, DecodingOptions(mtp=self.mtp))
+        dec = SpeechDecoder(self.generator, replace(self.speech_decoding, mtp=self.mtp))
         ctx = self.vocoder_context
         sv = StreamingVocoder(self.vocoder, left_context=ctx[0], right_context=ctx[1]) if ctx else StreamingVocoder(self.vocoder)
         stats = stats if stats is not None else {}

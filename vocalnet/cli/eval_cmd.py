@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..models import DEFAULT_TOKENIZER, DEFAULT_VOCODER
-from .options import add_answer_rules, add_threads, answer_rules, apply_threads
+from .options import add_answer_rules, add_speech_decoding, add_threads, answer_rules, apply_threads, speech_decoding
 
 if TYPE_CHECKING:
     from ..evaluation.asr import AsrReport
@@ -46,7 +46,8 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--details: folder {Path(args.details).parent} does not exist")
     apply_threads(args)
     report = evaluate_system(Path(args.model) if args.model else None, Path(args.data), mtp, args.limit, args.speech_limit,
-                             args.precision, answer_rules(args), accuracy=not args.no_accuracy)
+                             args.precision, answer_rules(args), accuracy=not args.no_accuracy,
+                             speech_decoding=speech_decoding(args))
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
     if args.details:
         report.write_details(Path(args.details))
@@ -99,6 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--details", default=None, help="also write every question's and spoken answer's results "
                                                      "here (JSON lines)")
     add_answer_rules(run)
+    add_speech_decoding(run)
     add_threads(run)
     run.set_defaults(func=cmd_eval_run)
 

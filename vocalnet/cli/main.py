@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .options import add_answer_rules, add_threads, answer_rules, apply_threads
+from .options import add_answer_rules, add_speech_decoding, add_threads, answer_rules, apply_threads, speech_decoding
 
 
 def _int_list(text: str) -> list[int]:
@@ -75,7 +75,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if (args.query is None) == (args.text is None):
         raise ValueError("give a spoken question (QUERY.wav) or --text, not both")
     threads = apply_threads(args)
-    vn = VocalNet.from_pretrained(args.model, mtp=args.mtp, precision=args.precision, answer_rules=answer_rules(args))
+    vn = VocalNet.from_pretrained(args.model, mtp=args.mtp, precision=args.precision, answer_rules=answer_rules(args),
+                                  speech_decoding=speech_decoding(args))
     stats: dict = {}
     audio = []
     for ev in vn.stream(args.query, text=args.text, stats=stats):
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--stream", action="store_true", help="report first-packet latency and RTF of the stream")
     add_threads(chat)
     add_answer_rules(chat)
+    add_speech_decoding(chat)
     chat.set_defaults(func=cmd_chat)
 
     tr = sub.add_parser("train", help="train a stage (s2t or s2s) from a YAML recipe config; resumes if interrupted")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..decoding.sampling import DecodingOptions
 from ..llm.answer_rules import AnswerRules
 
 
@@ -19,6 +20,24 @@ def add_answer_rules(parser: argparse.ArgumentParser) -> None:
 
 def answer_rules(args: argparse.Namespace) -> AnswerRules:
     return AnswerRules(no_repeat_ngram=args.no_repeat_ngram, max_sentences=args.max_sentences or None)
+
+
+def add_speech_decoding(parser: argparse.ArgumentParser) -> None:
+    """How speech tokens are picked (see `DecodingOptions`): greedy unless --temperature is set."""
+    default = DecodingOptions()
+    parser.add_argument("--temperature", type=float, default=default.temperature,
+                        help="speech-token sampling temperature (0: greedy)")
+    parser.add_argument("--top-k", type=int, default=default.top_k, help="sample among the k likeliest units (0: all)")
+    parser.add_argument("--top-p", type=float, default=default.top_p, help="nucleus sampling mass (1: off)")
+    parser.add_argument("--seed", type=int, default=default.seed, help="speech-token sampling seed")
+    parser.add_argument("--repetition-penalty", type=float, default=default.repetition_penalty,
+                        help="penalise units among the last --repetition-window ones (1: off; official 2)")
+    parser.add_argument("--repetition-window", type=int, default=default.repetition_window)
+
+
+def speech_decoding(args: argparse.Namespace) -> DecodingOptions:
+    return DecodingOptions(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                           repetition_penalty=args.repetition_penalty, repetition_window=args.repetition_window)
 
 
 def add_threads(parser: argparse.ArgumentParser) -> None:

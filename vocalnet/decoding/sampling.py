@@ -105,6 +105,14 @@ class DecodingOptions:
     repetition_window: int = 6
     max_tokens: int | None = None
 
+    def describe(self) -> str:
+        """The token choice in words (mtp and max_tokens aside), e.g. for a report's conditions."""
+        pick = "greedy" if self.temperature == 0 else \
+            f"sampling (temperature {self.temperature:g}, top-k {self.top_k}, top-p {self.top_p:g}, seed {self.seed})"
+        if self.repetition_penalty != 1.0:
+            pick += f", repetition penalty {self.repetition_penalty:g} over {self.repetition_window}"
+        return pick
+
     def make_sampler(self) -> Sampler:
         if self.temperature == 0:
             return GreedySampler()

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ..audio.io import SAMPLE_RATE, resample
 from ..data.manifest import entry_file, read_entries
+from ..decoding.sampling import DecodingOptions
 from ..llm.answer_rules import AnswerRules
 from .text_norm import ErrorCounts, normalize_text, word_errors
 
@@ -154,10 +155,12 @@ def backbone_answer(llm, tokenizer, system_prompt: str, question: str, max_new_t
 
 def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int], limit: int | None = None,
                     speech_limit: int | None = 40, precision: str = "int8",
-                    answer_rules: AnswerRules | None = None, accuracy: bool = True) -> SystemReport:
+                    answer_rules: AnswerRules | None = None, accuracy: bool = True,
+                    speech_decoding: DecodingOptions | None = None) -> SystemReport:
     """Accuracy on `limit` items (unless `accuracy` is False, e.g. to compare speech generators behind
-    one stage 1); spoken-answer metrics on the first `speech_limit` items per m. The assistant's text
-    answers and the typed backbone's follow the same `answer_rules`."""
+    one stage 1); spoken-answer metrics on the first `speech_limit` items per m, speech tokens picked
+    as `speech_decoding` says (default greedy). The assistant's text answers and the typed backbone's
+    follow the same `answer_rules`."""
     import torch
 
     from ..assets import default_asset_paths
@@ -167,7 +170,8 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     from .mos import MosJudge
 
     items = load_test_items(manifest, limit)
-    vn = VocalNet.from_pretrained(model_dir, precision=precision, answer_rules=answer_rules)
+    vn = VocalNet.from_pretrained(model_dir, precision=precision, answer_rules=answer_rules,
+                                  speech_decoding=speech_decoding)
     asr, mos = AsrJudge(), MosJudge()
     graded = [it for it in items if it.reference and it.question] if accuracy else []
     outcomes: list[_Outcome] = []
@@ -176,7 +180,8 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
         base_llm, base_tok = load_llm(base_path), load_tokenizer(base_path)
     report = SystemReport(None, None, len(graded), conditions={
         "model": str(model_dir or "vocalnet-smol (shipped)"), "precision": precision,
-        "torch threads": torch.get_num_threads(), "torch": torch.__version__})
+        "speech decoding": vn.speech_decoding.describe(), "torch threads": torch.get_num_threads(),
+        "torch": torch.__version__})
     for it in tqdm(graded, desc="accuracy", unit="q"):
         spoken = _text_only(vn, it.query)
         typed = backbone_answer(base_llm, base_tok, vn.model.config.system_prompt, it.question, rules=vn.answer_rules)
