@@ -32,7 +32,8 @@ def add_speech_decoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=default.seed, help="speech-token sampling seed")
     parser.add_argument("--repetition-penalty", type=float, default=default.repetition_penalty,
                         help="penalise units among the last --repetition-window ones (1: off; official 2)")
-    parser.add_argument("--repetition-window", type=int, default=default.repetition_window)
+    parser.add_argument("--repetition-window", type=int, default=default.repetition_window,
+                        help="how many of the latest units the repetition penalty looks at")
 
 
 def speech_decoding(args: argparse.Namespace) -> DecodingOptions:
