@@ -94,7 +94,7 @@ class VocalNet:
         self.vocoder_context = vocoder_context
         self.answer_rules = answer_rules or AnswerRules()
         self.speech_decoding = speech_decoding or DecodingOptions()
-        SpeechDecoder(self.generator, replace(self.speech_decoding, mtp=self.mtp))  # bad settings fail here
+        self._speech_decoder()  # bad settings (or an mtp the generator lacks) fail here, not mid-answer
         if model.tokenizer is None:
             raise ValueError("the model folder has no tokenizer for its LLM")
         if gen.phoneme_slots:
@@ -142,7 +142,7 @@ class VocalNet:
         t0 = time.perf_counter()
         m, tok = self.model, self.model.tokenizer
         eot = m.eot_id
-        dec = SpeechDecoder(self.generator, replace(self.speech_decoding, mtp=self.mtp))
+        dec = self._speech_decoder()
         ctx = self.vocoder_context
         sv = StreamingVocoder(self.vocoder, left_context=ctx[0], right_context=ctx[1]) if ctx else StreamingVocoder(self.vocoder)
         stats = stats if stats is not None else {}
@@ -206,6 +206,10 @@ class VocalNet:
                      rtf=total / audio_s if audio_s else float("nan"), speech_tokens=len(dec.tokens),
                      tokens_per_s=len(dec.tokens) / gen_time if gen_time else float("nan"),
                      ended_with_eos=float(dec.ended_with_eos), units=list(dec.tokens), stall_s=playback_stall(arrivals))
+
+    def _speech_decoder(self) -> SpeechDecoder:
+        """A fresh decoder for one answer: `speech_decoding` at the current `mtp`."""
+        return SpeechDecoder(self.generator, replace(self.speech_decoding, mtp=self.mtp))
 
     def _text_input(self, hidden: torch.Tensor, answer: list[int], nxt: int) -> torch.Tensor:
         """The generator input (1, 1, width) of the answer's newest token, from its hidden state
