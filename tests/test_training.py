@@ -113,6 +113,31 @@ def test_stage1_repeat_items_use_their_own_prompt_and_the_question_as_target(cor
         assert inp.labels[i, inp.answer_start[i]:inp.answer_start[i] + len(batch["answers"][i])].tolist() == batch["answers"][i]
 
 
+def write_readings(corpus: Path, path: Path) -> list[dict]:
+    """Four read-speech items (the corpus's query audio, transcripts as typed questions) at `path`."""
+    readings = [{"id": f"r{i}", "speech": str(corpus / "q" / f"{i}.wav"), "question": f"Green river {i}.",
+                 "conversations": [{"from": "human", "value": "<speech>"}, {"from": "gpt", "value": f"Green river {i}."}]}
+                for i in range(4)]
+    path.write_text(json.dumps(readings))
+    return readings
+
+
+def test_stage1_repeat_only_readings_are_transcribed_under_the_repeat_prompt(corpus: Path, tmp_path: Path) -> None:
+    write_readings(corpus, tmp_path / "readings.json")
+    cfg = TrainConfig.load(write_config(corpus, tmp_path / "r", "s2t", repeat_only=str(tmp_path / "readings.json")))
+    recipe = Stage1Recipe(cfg)
+    module = recipe.build()
+    train_ds, _ = recipe.datasets(module)
+    assert [d.task for d in train_ds.items] == ["answer"] * 8 + ["repeat"] * 4
+    batch = recipe.collate([train_ds[0], train_ds[8]])
+    tok = module.model.tokenizer
+    assert batch["answers"][1] == tok("Green river 0.", add_special_tokens=False)["input_ids"]
+    assert batch["prompts"][0] == module.model.prompt and "word for word" in tok.decode(batch["prompts"][1].before)
+    assert batch["answer_ce"].tolist() == [True, True]  # transcription trains through CE, unlike distill_only
+    with pytest.raises(ValueError, match="repeat_only is a stage-1"):
+        TrainConfig.load(write_config(corpus, tmp_path / "s", "s2s", init_from=str(tmp_path), repeat_only=cfg.repeat_only))
+
+
 def test_align_stage_spells_questions_and_answers_then_seeds_stage1(corpus: Path, tmp_path: Path) -> None:
     """CTC alignment trains the adaptor alone (on questions and, with align_on_answers, answer audio);
     stage 1 then starts from its adaptor."""
@@ -239,10 +264,7 @@ def test_stage1_continues_a_checkpoint_and_refuses_one_without_lora(stage1: Path
 def test_stage1_distillation_pulls_the_heard_question_to_the_typed_one(corpus: Path, tmp_path: Path) -> None:
     """distill_weight: the base LLM reading the typed question is the teacher at every target position;
     distill_only items (read speech) add that term alone, never answer CE."""
-    readings = [{"id": f"r{i}", "speech": str(corpus / "q" / f"{i}.wav"), "question": f"Green river {i}.",
-                 "conversations": [{"from": "human", "value": "<speech>"}, {"from": "gpt", "value": f"Green river {i}."}]}
-                for i in range(4)]
-    (tmp_path / "readings.json").write_text(json.dumps(readings))
+    readings = write_readings(corpus, tmp_path / "readings.json")
     path = write_config(corpus, tmp_path / "d", "s2t", distill_weight=0.5, distill_only=str(tmp_path / "readings.json"))
     recipe = Stage1Recipe(TrainConfig.load(path))
     module = recipe.build()

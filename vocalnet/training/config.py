@@ -70,6 +70,9 @@ class TrainConfig:
     # stage 1: manifests trained through distillation alone, no answer CE (read speech, e.g. `vocalnet data
     # readings`: the transcript is the typed question and the probe text the teacher and student read on)
     distill_only: list[str] = field(default_factory=list)
+    # stage 1: manifests trained through the "repeat" task alone (read speech transcribed under
+    # `repeat_prompt`): the words of many more sentences, without answer CE on them
+    repeat_only: list[str] = field(default_factory=list)
     align_on_answers: bool = False  # align stage: also spell each answer from its audio (more, and more varied, words)
     align_readings: list[str] = field(default_factory=list)  # align stage: extra read-speech manifests (`vocalnet data readings`)
     feature_dropout: float = 0.0  # align stage: dropout on the Whisper features while training (a small corpus overfits)
@@ -107,6 +110,8 @@ class TrainConfig:
             raise ConfigError(f"distill_weight / distill_only are stage-1 (s2t) options, not for stage {self.stage!r}")
         if self.distill_weight < 0 or (self.distill_only and not self.distill_weight):
             raise ConfigError(f"distill_weight must be >= 0, and > 0 when distill_only is given; got {self.distill_weight}")
+        if self.repeat_only and self.stage != "s2t":
+            raise ConfigError(f"repeat_only is a stage-1 (s2t) option, not for stage {self.stage!r}")
         if not 0.0 <= self.repeat_question <= 1.0:
             raise ConfigError(f"repeat_question is a fraction in [0, 1], got {self.repeat_question}")
 
@@ -129,10 +134,10 @@ class TrainConfig:
         for key in ("output_dir", "dev_manifest", "init_from", "cache_dir", "adaptor_from", "generator_from"):
             if data.get(key) is not None:
                 data[key] = _resolve(data[key])
-        for key in ("align_readings", "distill_only"):
+        for key in ("align_readings", "distill_only", "repeat_only"):
             if isinstance(data.get(key), str):
                 data[key] = [data[key]]
-        for key in ("train_manifest", "align_readings", "distill_only"):
+        for key in ("train_manifest", "align_readings", "distill_only", "repeat_only"):
             if isinstance(data.get(key), list):
                 data[key] = [_resolve(m) for m in data[key]]
             elif data.get(key) is not None:

@@ -41,10 +41,11 @@ class Dialogue:
     def target(self) -> str:
         return self.question if self.task in ("repeat", "distill") else self.answer
 
-    def as_repeat(self) -> "Dialogue":
+    def as_task(self, task: str) -> "Dialogue":
+        """The same item trained through another task ("repeat" or "distill": the question is the target)."""
         if not self.question:
-            raise ManifestError(f"entry {self.id} has no `question` text to repeat")
-        return dataclasses.replace(self, task="repeat")
+            raise ManifestError(f"task {task!r} needs the typed `question` of every item; {self.id} has none")
+        return dataclasses.replace(self, task=task)
 
 
 def load_dialogues(manifest: str | Path, limit: int | None = None) -> list[Dialogue]:

@@ -9,6 +9,8 @@ alone teaches slowly. `adaptor_from` starts the adaptor from the align stage's C
 is pulled (KL) to the next-token distribution of the base LLM (LoRA off) reading it typed, so that
 what it hears means to the LLM what the words mean; `distill_only` manifests (read speech) train
 through that term alone, which widens the heard vocabulary without teaching the model to echo.
+`repeat_only` manifests (read speech) train through the "repeat" task alone: transcription of many
+more words, under its own system prompt.
 Frozen Whisper outputs are cached per query (both tasks share them).
 Export: a vocalnet checkpoint holding the adaptor, the LoRA adapters (mergeable with
 `VocalNetModel.merge_lora`) and the (still untrained) speech generator; the base LLM and Whisper are
@@ -86,11 +88,12 @@ class Stage1Recipe:
     def datasets(self, module: LossModule) -> tuple[DialogueDataset, DialogueDataset | None]:
         c = module.model.config
         fp = f"encoder:{c.speech_encoder}:{c.encoder_config}:pad{c.encoder_pad_to_30s}"
-        distill_only = [dataclasses.replace(d, task="distill") for m in self.cfg.distill_only for d in load_dialogues(m)]
+        extra = [d.as_task("distill") for m in self.cfg.distill_only for d in load_dialogues(m)]
+        extra += [d.as_task("repeat") for m in self.cfg.repeat_only for d in load_dialogues(m)]
         train, dev = cached_datasets(self.cfg, "whisper-encoder", self._featurize, fp, "Whisper features",
-                                     extra_train=distill_only, check=self._check_typed if self.cfg.distill_weight else None)
+                                     extra_train=extra, check=self._check_typed if self.cfg.distill_weight else None)
         k = round(self.cfg.repeat_question * len(train.items))
-        train.items = train.items + [d.as_repeat() for d in random.Random(self.cfg.seed).sample(train.items, k)]
+        train.items = train.items + [d.as_task("repeat") for d in random.Random(self.cfg.seed).sample(train.items, k)]
         return train, dev
 
     @staticmethod
