@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped vocalnet-smol from scratch on a CPU machine (run from the repository root).
 # Every step resumes or skips work already done, so re-running after an interruption continues.
-# Seeds: corpus 0, tokenizer 0, vocoder 0, stage 1 0, readings 0-2 (generator) and 3 (vocoder), stage 2 0.
+# Seeds: corpus 0, tokenizer 0, vocoder 0, stage 1 0 (continued: 3), readings 0-2 (generator) and 3 (vocoder), stage 2 0.
 # The shipped tokenizer, vocoder, stage 1 and generator up to stage 2p (sessions 1-11) were trained on a
 # corpus with piper's sampled answer voice (add --answer-noise-scale 0.667 --answer-noise-w 0.8 to the
 # synth line to rebuild that one); the default now renders answers noise-free (README, "Corpus"), and
@@ -23,6 +23,7 @@ for seed in 0 1 2; do  # answer texts for the generator: sentences of common wor
   vocalnet data readings --out data/readings_s$seed --num 8000 --seed $seed
   vocalnet tokenizer encode data/readings_s$seed/readings.json --tokenizer runs/smol/tokenizer
 done
+vocalnet train --config $CFG/smol_stage1r.yaml  # stage 1 goes on, also transcribing the seed-1 readings
 vocalnet train --config $CFG/smol_stage2.yaml
 # the vocoder learns the generator's own units too (GTA): of the training answers, and of readings it never
 # trained on; the hidden states come from the stage-2 run's cache
