@@ -11,7 +11,7 @@ what it hears means to the LLM what the words mean; `distill_only` manifests (re
 through that term alone, which widens the heard vocabulary without teaching the model to echo.
 `repeat_only` manifests (read speech) train through the "repeat" task alone: transcription of many
 more words, under its own system prompt.
-Frozen Whisper outputs are cached per query (both tasks share them).
+Frozen Whisper outputs are cached per query (every task reads them).
 Export: a vocalnet checkpoint holding the adaptor, the LoRA adapters (mergeable with
 `VocalNetModel.merge_lora`) and the (still untrained) speech generator; the base LLM and Whisper are
 referenced, not copied.
