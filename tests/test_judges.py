@@ -72,6 +72,7 @@ def _run_cli(argv: list[str]) -> int:
         ("Don\u2019t \u201cquote\u201d me \u2014 well-known 'fact'", "don't quote me well known fact"),
         ("Agent 007 has 0 of 101", "agent zero zero seven has zero of one hundred one"),
         ("The Colour of grey tyres, 5 metres.", "the color of gray tires five meters"),
+        ("Washington, D.C. and the U.S.A. (a.k.a. US); e.g. Mr. A. Smith", "washington dc and the usa aka us eg mr a smith"),
     ],
 )
 def test_normaliser(text: str, expected: str) -> None:

@@ -7,6 +7,8 @@ Rules (spec section 8), applied in this order:
   five zero", ``21st`` -> "twenty first", ``50%`` -> "fifty percent"; years are plain cardinals
   (``1990`` -> "one thousand nine hundred ninety"), no "and" after hundreds; digit strings with a leading
   zero (``007``) and integers of 19+ digits are read digit by digit; ``&`` -> "and";
+- initialisms written with dots joined into one word (``D.C.`` -> "dc", ``U.S.A.`` -> "usa"), as the judge
+  writes them with or without the dots;
 - punctuation replaced by spaces, except apostrophes inside words (contractions such as "don't" and
   possessives stay as they are, never expanded);
 - British spellings made American ("colour" -> "color", "metres" -> "meters"), with the word list of
@@ -39,6 +41,7 @@ _THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
 _DECIMAL = re.compile(r"(\d+)\.(\d+)")
 _INTEGER = re.compile(r"\d+")
+_DOTTED_INITIALISM = re.compile(r"\b(?:[a-z]\.){2,}")
 _STRAY_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
 _PUNCTUATION = re.compile(r"[^\w\s']|_")
 _SPACES = re.compile(r"\s+")
@@ -95,7 +98,7 @@ def _american_spelling() -> Callable[[str], str]:
 
 
 def normalize_text(text: str) -> str:
-    """Lower-case, numbers as words, punctuation removed, American spelling, whitespace collapsed (see
+    """Lower-case, numbers as words, dotted initialisms joined, punctuation removed, American spelling, whitespace collapsed (see
     module docstring)."""
     text = _APOSTROPHES.sub("'", unicodedata.normalize("NFKC", text).lower())
     text = text.replace("%", " percent ").replace("&", " and ")
@@ -103,6 +106,7 @@ def normalize_text(text: str) -> str:
     text = _ORDINAL.sub(lambda m: f" {ordinal_to_words(m.group(1))} ", text)
     text = _DECIMAL.sub(lambda m: f" {integer_to_words(m.group(1))} point {_digits_to_words(m.group(2))} ", text)
     text = _INTEGER.sub(lambda m: f" {integer_to_words(m.group(0))} ", text)
+    text = _DOTTED_INITIALISM.sub(lambda m: m.group(0).replace(".", "") + " ", text)
     text = _PUNCTUATION.sub(" ", _STRAY_APOSTROPHE.sub(" ", text))
     return _american_spelling()(_SPACES.sub(" ", text).strip())
 
