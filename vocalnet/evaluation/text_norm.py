@@ -98,8 +98,8 @@ def _american_spelling() -> Callable[[str], str]:
 
 
 def normalize_text(text: str) -> str:
-    """Lower-case, numbers as words, dotted initialisms joined, punctuation removed, American spelling, whitespace collapsed (see
-    module docstring)."""
+    """Lower-case, numbers as words, dotted initialisms joined, punctuation removed, American spelling,
+    whitespace collapsed (see module docstring)."""
     text = _APOSTROPHES.sub("'", unicodedata.normalize("NFKC", text).lower())
     text = text.replace("%", " percent ").replace("&", " and ")
     text = _THOUSANDS_COMMA.sub("", text)
