@@ -247,6 +247,7 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
     for s in report.settings:
         assert s.wer >= 0 and 0 <= s.eos_rate <= 1 and s.tokens_per_s > 0 and s.first_packet_ms > 0 and s.rtf > 0
     assert report.settings[0].speedup == 1.0 and report.settings[1].speedup > 0
+    assert report.settings[0].whole_speedup == 1.0 and all(s.whole_tokens_per_s > 0 for s in report.settings)
     (voice,) = report.by_voice
     assert (voice.voice, voice.n) == ("piper:joe", 1) and voice.query_wer > 0.5  # noise is not the question
     assert "s->t" in report.table() and len(report.table().splitlines()) == 6
@@ -280,6 +281,21 @@ def test_eval_run_reports_accuracy_and_every_decoding_setting(model_dir: Path, t
     accuracy_only = evaluate_system(model_dir, tmp_path / "test.json", [0, 2], speech_limit=0)
     assert accuracy_only.settings == [] and accuracy_only.accuracy_items == 1
     assert accuracy_only.s2t_accuracy == report.s2t_accuracy and "DNSMOS" not in accuracy_only.table()
+
+
+def test_decode_whole_replays_the_streamed_answer(model_dir: Path) -> None:
+    """The text rows a reply's generator read, decoded whole (all text at once, each row seeing what the
+    streaming schedule gives it): NTP gives the streamed units (fp32: no int8 activation scale differs);
+    MTP gives them up to the first chunk end, where streaming had to cut a step short."""
+    fp32 = VocalNet.from_pretrained(model_dir, precision="fp32")
+    chunk = fp32.generator.config.speech_token_num
+    for m in (0, 2, 3):
+        fp32.mtp = m
+        reply = fp32.chat(text="Why is the sky blue?", max_new_tokens=16)
+        assert reply.generator_input.shape[0] == 1 and reply.generator_input.shape[1] >= 2
+        assert "generator_input" not in reply.metrics and len(reply.units) > chunk  # (this random model's)
+        whole = fp32.decode_whole(reply.generator_input).tokens
+        assert whole == reply.units if m == 0 else whole[:chunk] == reply.units[:chunk]
 
 
 def test_mtp_speedup_is_paired_per_question() -> None:

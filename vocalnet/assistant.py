@@ -24,7 +24,7 @@ from transformers import DynamicCache
 
 from .audio.features import LogMel
 from .audio.io import load_audio, prepare_audio
-from .decoding.engine import SpeechDecoder
+from .decoding.engine import DecodeResult, SpeechDecoder
 from .decoding.optimize import for_inference, prompt_reader
 from .decoding.sampling import DecodingOptions
 from .llm.answer_rules import AnswerRules
@@ -65,6 +65,7 @@ class Reply:
     sample_rate: int
     units: list[int]
     metrics: dict[str, float] = field(default_factory=dict)
+    generator_input: torch.Tensor | None = None  # (1, n, width): the text rows the speech generator read
 
 
 class VocalNet:
@@ -138,7 +139,8 @@ class VocalNet:
                max_new_tokens: int = 64, stats: dict | None = None, speech: bool = True) -> Iterator[TextPiece | AudioChunk]:
         """Yield text pieces and audio chunks as soon as they are ready. `stats` (a dict) receives
         first_packet_s, total_s, audio_s, rtf, speech_tokens, tokens_per_s (speech tokens per second of
-        speech-generator time), stall_s (`playback_stall`). speech=False: text only."""
+        speech-generator time), stall_s (`playback_stall`), units and generator_input (the text rows the
+        generator read, for `decode_whole`). speech=False: text only."""
         t0 = time.perf_counter()
         m, tok = self.model, self.model.tokenizer
         eot = m.eot_id
@@ -171,10 +173,12 @@ class VocalNet:
         limiter = self.answer_rules.processor(tok, eot)
         shown = ""
         pending_hidden: torch.Tensor | None = None
+        rows: list[torch.Tensor] = []  # the generator's text input, row by row
         for _ in range(max_new_tokens):
             nxt = int(limiter(torch.tensor([answer], dtype=torch.long), head(hidden[:, -1])).argmax())
             if pending_hidden is not None and speech:  # the previous token's hidden: now known not to be the last
                 row = self._text_input(pending_hidden, answer, nxt) if nxt != eot else self._eot_input(answer)
+                rows.append(row)
                 tg = time.perf_counter()  # tokens/s times the speech generator alone, not its input's features
                 units = dec.push_text(row)
                 gen_time += time.perf_counter() - tg
@@ -190,7 +194,8 @@ class VocalNet:
             pending_hidden = hidden
         else:
             if pending_hidden is not None and speech:  # length limit: close the text with the end-of-turn embedding
-                dec.push_text(self._eot_input(answer))
+                rows.append(self._eot_input(answer))
+                dec.push_text(rows[-1])
         if not speech:
             return
         tg = time.perf_counter()
@@ -205,7 +210,19 @@ class VocalNet:
         stats.update(first_packet_s=(first_audio or time.perf_counter()) - t0, total_s=total, audio_s=audio_s,
                      rtf=total / audio_s if audio_s else float("nan"), speech_tokens=len(dec.tokens),
                      tokens_per_s=len(dec.tokens) / gen_time if gen_time else float("nan"),
-                     ended_with_eos=float(dec.ended_with_eos), units=list(dec.tokens), stall_s=playback_stall(arrivals))
+                     ended_with_eos=float(dec.ended_with_eos), units=list(dec.tokens), stall_s=playback_stall(arrivals),
+                     generator_input=torch.cat(rows, 1) if rows else None)
+
+    @torch.inference_mode()
+    def decode_whole(self, generator_input: torch.Tensor) -> DecodeResult:
+        """Speech tokens for an answer whose text is known in full (a `Reply.generator_input`): all of it
+        goes to a fresh decoder at once, each speech row seeing the text the streaming schedule gives it,
+        so MTP runs without per-chunk calls. With NTP the tokens are the streamed ones (up to int8
+        activation scales); with MTP they part once a chunk end has cut a streamed step short, since the
+        steps then fall elsewhere and other heads predict the same positions."""
+        dec = self._speech_decoder()
+        dec.push_text(generator_input, final=True)
+        return dec.result()
 
     def _speech_decoder(self) -> SpeechDecoder:
         """A fresh decoder for one answer: `speech_decoding` at the current `mtp`."""
@@ -229,5 +246,5 @@ class VocalNet:
         for ev in self.stream(query, text, sample_rate, max_new_tokens, stats):
             (pieces if isinstance(ev, TextPiece) else audio).append(ev.text if isinstance(ev, TextPiece) else ev.audio)
         wav = np.concatenate(audio) if audio else np.zeros(0, dtype=np.float32)
-        units = stats.pop("units")
-        return Reply("".join(pieces).strip(), wav, self.vocoder.sample_rate, units, stats)
+        units, rows = stats.pop("units"), stats.pop("generator_input")
+        return Reply("".join(pieces).strip(), wav, self.vocoder.sample_rate, units, stats, rows)

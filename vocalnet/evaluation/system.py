@@ -2,7 +2,8 @@
 
 Reported per MTP setting m: WER of the spoken answer's ASR transcript against the text answer (and
 the same with each answer's errors capped at its word count, so that one looping transcript cannot
-outweigh the rest), DNSMOS OVRL, speech tokens per second, first-packet latency and RTF. Reported
+outweigh the rest), DNSMOS OVRL, speech tokens per second (streaming, and the same answer's text decoded
+whole: `VocalNet.decode_whole`), first-packet latency and RTF. Reported
 once (they do not depend on m): s->t accuracy on questions with a reference answer, and t->t
 accuracy of the backbone LLM answering the same questions typed (its own accuracy, the ceiling for
 s->t), and asr->t, the cascade baseline: the backbone answering the ASR judge's transcript of the spoken
@@ -44,6 +45,8 @@ class SettingReport:
     dnsmos_ovrl: float
     tokens_per_s: float
     speedup: float  # median over answers of tokens/s against the same answer's m = 0 run (nan without m = 0)
+    whole_tokens_per_s: float  # the answer's text decoded whole (no streaming schedule), same tokens
+    whole_speedup: float
     first_packet_ms: float
     rtf: float
     eos_rate: float
@@ -94,10 +97,11 @@ class SystemReport:
                              f"  asr->t {100 * v.asr2t_accuracy:5.1f}%  query ASR WER {100 * v.query_wer:5.1f}%")
         if not self.settings:
             return "\n".join(lines)
-        lines.append(f"{'m':>2} {'WER %':>7} {'capped':>7} {'DNSMOS':>7} {'tok/s':>7} {'x NTP':>6} {'1st pkt ms':>10} {'RTF':>6} "
-                     f"{'EOS %':>6} {'n':>4}")
+        lines.append(f"{'m':>2} {'WER %':>7} {'capped':>7} {'DNSMOS':>7} {'tok/s':>7} {'x NTP':>6} {'whole':>7} {'x NTP':>6} "
+                     f"{'1st pkt ms':>10} {'RTF':>6} {'EOS %':>6} {'n':>4}")
         for s in self.settings:
             lines.append(f"{s.mtp:>2} {100 * s.wer:>7.2f} {100 * s.wer_capped:>7.2f} {s.dnsmos_ovrl:>7.3f} {s.tokens_per_s:>7.1f} {s.speedup:>6.2f} "
+                         f"{s.whole_tokens_per_s:>7.1f} {s.whole_speedup:>6.2f} "
                          f"{s.first_packet_ms:>10.0f} {s.rtf:>6.3f} {100 * s.eos_rate:>6.1f} {s.n:>4}")
         return "\n".join(lines)
 
@@ -206,7 +210,7 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
     for i, it in enumerate(tqdm(speech_items, desc="spoken answers", unit="q")):
         for m in mtp_values if i % 2 == 0 else mtp_values[::-1]:
             vn.mtp = m
-            replies[m].append(vn.chat(it.query))
+            replies[m].append(_timed_reply(vn, it.query))
     for m in mtp_values if speech_items else []:
         errors = capped = ErrorCounts(0, 0)
         ovrl = []
@@ -222,13 +226,29 @@ def evaluate_system(model_dir: Path | None, manifest: Path, mtp_values: list[int
                                    "dnsmos_ovrl": ovrl[-1], **{k: reply.metrics[k] for k in _SPOKEN_METRICS}})
         report.settings.append(SettingReport(m, errors.rate, capped.rate, float(np.mean(ovrl)),
                                              _median(replies[m], "tokens_per_s"), _paired_speedup(replies, m),
+                                             _median(replies[m], "whole_tokens_per_s"),
+                                             _paired_speedup(replies, m, "whole_tokens_per_s"),
                                              1000 * _median(replies[m], "first_packet_s"), _median(replies[m], "rtf"),
                                              float(np.mean([r.metrics["ended_with_eos"] for r in replies[m]])),
                                              len(speech_items)))
     return report
 
 
-_SPOKEN_METRICS = ("speech_tokens", "tokens_per_s", "first_packet_s", "rtf", "ended_with_eos")
+_SPOKEN_METRICS = ("speech_tokens", "tokens_per_s", "whole_tokens_per_s", "first_packet_s", "rtf", "ended_with_eos")
+
+
+def _timed_reply(vn, query: Path):
+    """`vn.chat`, plus the speed of decoding the same answer's text whole (`whole_tokens_per_s`)."""
+    import time
+
+    reply = vn.chat(query)
+    speed = float("nan")
+    if reply.generator_input is not None:
+        t = time.perf_counter()
+        n = len(vn.decode_whole(reply.generator_input).tokens)
+        speed = n / (time.perf_counter() - t) if n else float("nan")
+    reply.metrics["whole_tokens_per_s"] = speed
+    return reply
 
 
 def _by_voice(outcomes: list[_Outcome]) -> list[VoiceReport]:
@@ -251,11 +271,11 @@ def _median(replies: list, key: str) -> float:
     return statistics.median(r.metrics[key] for r in replies)
 
 
-def _paired_speedup(replies: dict[int, list], m: int) -> float:
-    """Median over questions of setting m's speech tokens/s over NTP's (m = 0) on the same question."""
+def _paired_speedup(replies: dict[int, list], m: int, key: str = "tokens_per_s") -> float:
+    """Median over questions of setting m's speech tokens/s (`key`) over NTP's (m = 0) on the same question."""
     if 0 not in replies:
         return float("nan")
-    return statistics.median(r.metrics["tokens_per_s"] / r0.metrics["tokens_per_s"] for r, r0 in zip(replies[m], replies[0]))
+    return statistics.median(r.metrics[key] / r0.metrics[key] for r, r0 in zip(replies[m], replies[0]))
 
 
 def _text_only(vn, query: Path) -> str:
