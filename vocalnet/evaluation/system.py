@@ -14,6 +14,7 @@ by query voice, beside the ASR judge's WER on those queries: what Whisper alone 
 from __future__ import annotations
 
 import statistics
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -45,7 +46,7 @@ class SettingReport:
     dnsmos_ovrl: float
     tokens_per_s: float
     speedup: float  # median over answers of tokens/s against the same answer's m = 0 run (nan without m = 0)
-    whole_tokens_per_s: float  # the answer's text decoded whole (no streaming schedule), same tokens
+    whole_tokens_per_s: float  # the same answer's text decoded whole (`VocalNet.decode_whole`: no per-chunk calls)
     whole_speedup: float
     first_packet_ms: float
     rtf: float
@@ -239,8 +240,6 @@ _SPOKEN_METRICS = ("speech_tokens", "tokens_per_s", "whole_tokens_per_s", "first
 
 def _timed_reply(vn, query: Path):
     """`vn.chat`, plus the speed of decoding the same answer's text whole (`whole_tokens_per_s`)."""
-    import time
-
     reply = vn.chat(query)
     speed = float("nan")
     if reply.generator_input is not None:
